@@ -1,0 +1,1 @@
+"""Shipped inference checkpoints, installed as the package data ``her2net.checkpoints``."""

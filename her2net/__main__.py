@@ -1,0 +1,5 @@
+import sys
+
+from her2net.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,17 @@
+"""`her2net analyze`: not built yet (see the open issues)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("analyze", help="(not built yet)", description="Not built yet.")
+    parser.add_argument("args", nargs="*", help="(not built yet)")
+    parser.set_defaults(_not_built=True)
+    return parser
+
+
+def run(args) -> int:
+    print("her2net: error: 'her2net analyze' is not built yet", file=sys.stderr)
+    return 3

@@ -1,0 +1,21 @@
+"""Reading micrographs, manifests and masks; writing outputs safely."""
+
+from her2net.io._tiff import write_tiff
+from her2net.io.atomic import atomic_output_dir, atomic_write, check_output_dir
+from her2net.io.image import SUPPORTED_EXTENSIONS, MicrographImage, read_image
+from her2net.io.manifest import MANIFEST_COLUMNS, read_manifest
+from her2net.io.pixel_size import check_pixel_size_nm, to_nm
+
+__all__ = [
+    "MicrographImage",
+    "read_image",
+    "write_tiff",
+    "read_manifest",
+    "MANIFEST_COLUMNS",
+    "SUPPORTED_EXTENSIONS",
+    "atomic_output_dir",
+    "atomic_write",
+    "check_output_dir",
+    "check_pixel_size_nm",
+    "to_nm",
+]
