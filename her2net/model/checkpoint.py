@@ -1,0 +1,167 @@
+"""Inference checkpoints: weights plus the metadata needed to use them, in one file.
+
+A checkpoint is a dict saved with ``torch.save``: ``format`` ("her2net-checkpoint"),
+``format_version``, ``state_dict`` and ``metadata`` (plain JSON-like types only, so that it loads
+with ``torch.load(..., weights_only=True)``). Metadata keys: model_config, pixel_size_nm,
+polarity, threshold, min_distance_px, training_config, data, validation, git_commit, date,
+her2net_version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from her2net.errors import InputError
+
+__all__ = [
+    "Her2netModel",
+    "load_model",
+    "save_checkpoint",
+    "describe_checkpoint",
+    "shipped_checkpoint_path",
+    "FORMAT_VERSION",
+    "SHIPPED_CHECKPOINT",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "her2net-checkpoint"
+FORMAT_VERSION = 1
+SHIPPED_CHECKPOINT = "her2net-v1.pt"
+
+
+@dataclass
+class Her2netModel:
+    """A loaded detector: the network and what is needed to use it.
+
+    Attributes
+    ----------
+    net : torch.nn.Module
+        The U-Net in eval mode.
+    pixel_size_nm : float
+        Native pixel size: inference rescales images to it.
+    threshold : float
+        Detection threshold on the heatmap probability, calibrated on validation data.
+    min_distance_px : int
+        Minimum distance between peaks in native pixels.
+    metadata : dict
+        Everything stored with the weights.
+    path : Path or None
+    device : str
+    """
+
+    net: object
+    pixel_size_nm: float
+    threshold: float
+    min_distance_px: int = 2
+    metadata: dict = field(default_factory=dict)
+    path: Path | None = None
+    device: str = "cpu"
+
+
+def shipped_checkpoint_path() -> Path:
+    """Path of the shipped checkpoint inside the installed package (no network, no cwd)."""
+    return Path(str(resources.files("her2net.checkpoints") / SHIPPED_CHECKPOINT))
+
+
+def _read(path: Path) -> dict:
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: not a readable her2net checkpoint ({reason})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path}: not a her2net inference checkpoint (export one with "
+                         "`python -m train export`)")
+    version = int(payload.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        raise InputError(
+            f"{path}: checkpoint format version {version} is newer than this her2net understands "
+            f"({FORMAT_VERSION}); upgrade her2net"
+        )
+    return payload
+
+
+def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
+    """Load an inference checkpoint (the shipped one when ``path`` is None).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Checkpoint written by ``python -m train export``.
+    device : {'cpu', 'cuda', 'cuda:N', 'auto'}
+        Where to put the network.
+
+    Returns
+    -------
+    Her2netModel
+    """
+    import torch
+
+    from her2net.model.unet import UNet
+
+    path = Path(path) if path is not None else shipped_checkpoint_path()
+    payload = _read(path)
+    metadata = payload["metadata"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available here")
+    net = UNet(**metadata["model_config"])
+    net.load_state_dict(payload["state_dict"])
+    net.eval().to(device)
+    if str(device) == "cpu":
+        net = net.to(memory_format=torch.channels_last)
+    return Her2netModel(
+        net=net,
+        pixel_size_nm=float(metadata["pixel_size_nm"]),
+        threshold=float(metadata["threshold"]),
+        min_distance_px=int(metadata.get("min_distance_px", 2)),
+        metadata=metadata,
+        path=path,
+        device=str(device),
+    )
+
+
+def save_checkpoint(path, net, metadata: dict) -> Path:
+    """Write an inference checkpoint (weights + metadata) that :func:`load_model` reads.
+
+    ``metadata`` must hold model_config, pixel_size_nm and threshold, in plain types.
+    """
+    import torch
+
+    from her2net.io.atomic import atomic_write
+
+    for key in ("model_config", "pixel_size_nm", "threshold"):
+        if key not in metadata:
+            raise ValueError(f"checkpoint metadata lacks {key!r}")
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "state_dict": state,
+               "metadata": metadata}
+    path = Path(path)
+    with atomic_write(path, mode="wb") as handle:
+        torch.save(payload, handle)
+    return path
+
+
+def describe_checkpoint(path) -> dict:
+    """Metadata of a checkpoint as a dict (with 'status' when it is missing or unreadable)."""
+    path = Path(path)
+    if not path.is_file():
+        return {"path": str(path), "status": "missing (not trained yet?)"}
+    try:
+        payload = _read(path)
+    except InputError as exc:
+        return {"path": str(path), "status": str(exc)}
+    info = {"path": str(path), "size_MB": round(path.stat().st_size / 1e6, 2),
+            "format_version": payload["format_version"]}
+    info.update(payload["metadata"])
+    return info
