@@ -1,0 +1,68 @@
+"""Tests of simulate_tile: the tile contract, overrides, determinism and physics sanity checks."""
+
+import numpy as np
+import pytest
+
+from her2net.errors import InputError
+from her2net.simulate import PARAM_NAMES, simulate_tile
+
+
+def _local_contrast(image, points, radius_px):
+    """Mean image value within ``radius_px`` of each point minus the image median."""
+    h, w = image.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    near = np.zeros(image.shape, dtype=bool)
+    for x, y in points:
+        near |= (xx - x) ** 2 + (yy - y) ** 2 <= radius_px**2
+    return image[near].mean() - np.median(image[~near])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_tile_contract(seed):
+    rng = np.random.default_rng(seed)
+    image, points, meta = simulate_tile(rng, 96)
+    assert image.shape == (96, 96) and image.dtype == np.float32
+    assert np.isfinite(image).all()
+    assert points.dtype == np.float64 and points.ndim == 2 and points.shape[1] == 2
+    assert ((points >= -0.5) & (points < 95.5)).all()
+    n = len(points)
+    for key in ("diameter_nm", "label_type", "kind", "group", "region"):
+        assert len(meta[key]) == n, key
+    assert 0.5 <= meta["pixel_size_nm"] <= 3.0
+    assert meta["polarity"] in ("bright", "dark")
+    assert meta["label"] in ("gold", "qd", "mixed")
+    assert meta["dose_e_per_A2"] > 0
+    assert set(meta["label_type"]) <= {"gold", "qd"}
+    assert set(meta["kind"]) <= {"monomer", "dimer", "cluster"}
+
+
+def test_same_rng_state_same_tile_other_differs():
+    a = simulate_tile(np.random.default_rng(3), 64)
+    b = simulate_tile(np.random.default_rng(3), 64)
+    c = simulate_tile(np.random.default_rng(4), 64)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("polarity,sign", [("bright", 1), ("dark", -1)])
+def test_polarity_gives_label_contrast_sign(polarity, sign):
+    rng = np.random.default_rng(11)
+    image, points, meta = simulate_tile(
+        rng, 128, pixel_size_nm=1.0, polarity=polarity, label="gold", gold_diameters_nm=(12,),
+        density_per_um2=600, dose_e_per_A2=200.0, debris_per_um2=0, salt_per_um2=0,
+        particles_per_um2=0, cell_edge=False, halo=0.0,
+    )
+    assert len(points) > 3
+    assert sign * _local_contrast(image, points, 3.0) > 0
+    assert meta["polarity"] == polarity
+
+
+def test_overrides_are_respected_and_unknown_rejected():
+    rng = np.random.default_rng(0)
+    _, points, meta = simulate_tile(rng, 64, pixel_size_nm=2.0, label="qd", density_per_um2=0.0)
+    assert meta["pixel_size_nm"] == 2.0 and meta["label"] == "qd" and len(points) == 0
+    with pytest.raises(TypeError, match="no_such_parameter"):
+        simulate_tile(rng, 64, no_such_parameter=1)
+    with pytest.raises(InputError, match="smaller than a pixel"):
+        simulate_tile(rng, 64, pixel_size_nm=8.0, label="gold", gold_diameters_nm=(6,))
+    assert "dose_e_per_A2" in PARAM_NAMES
