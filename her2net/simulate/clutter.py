@@ -46,14 +46,14 @@ def add_debris(rng, layer, p, *, label_amp, sign=1.0):
 
 
 def add_salt(rng, layer, p, *, label_amp, sign=1.0):
-    """Salt crystals: sharp-edged, flat, high-contrast rectangles 20–300 nm."""
+    """Salt crystals: sharp-edged, flat, high-contrast rectangles 16–160 nm."""
     px = p["pixel_size_nm"]
     margin = 300 / px
     n = _count(rng, p["salt_per_um2"], layer.shape, px, margin)
     if n == 0:
         return
     x, y = _uniform_points(rng, n, layer.shape, margin)
-    a = np.exp(rng.uniform(np.log(10), np.log(150), n)) / px
+    a = np.exp(rng.uniform(np.log(8), np.log(80), n)) / px
     b = a * rng.uniform(0.5, 1.0, n)
     splat(layer, x, y, a=a, b=b, angle=rng.uniform(0, np.pi, n),
           amp=sign * label_amp * rng.uniform(0.5, 3.0, n), k=rng.uniform(2, 8, n), power=8.0)
@@ -78,7 +78,9 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
     if n == 0:
         return
     d = p["particle_diameter_nm"] * rng.uniform(0.6, 1.4, n) / px
+    # Peak contrast relative to the labels' (the profiles below have k = 0.3 or 0.2).
     amp = sign * label_amp * p["particle_contrast"] * rng.uniform(0.5, 1.5, n)
+    amp = amp / -np.expm1(-0.3 if p["specimen"] == "replica" else -0.2)
     if p["specimen"] == "replica":
         ang = p["shadow_angle"] + rng.normal(0, 0.05, n)
         splat(layer, x, y, a=d / 2, b=d / 2 * rng.uniform(0.7, 1.0, n), angle=ang, amp=amp, k=0.3)

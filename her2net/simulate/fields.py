@@ -44,10 +44,17 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], *, corr_px: f
         float64 array of ``shape``.
     """
     sigma = max(float(corr_px), 0.3)
-    pad = int(min(np.ceil(3 * sigma), 256))
-    noise = rng.standard_normal((shape[0] + 2 * pad, shape[1] + 2 * pad))
-    field = ndimage.gaussian_filter(noise, sigma=sigma, mode="reflect", truncate=3.0)
-    field = field[pad:pad + shape[0], pad:pad + shape[1]]
+    # Smooth fields are synthesised on a grid coarser by up to sigma / 2 and interpolated: the
+    # cost no longer grows with the correlation length.
+    step = max(1, int(sigma / 2))
+    coarse = (int(np.ceil((shape[0] - 1) / step)) + 2, int(np.ceil((shape[1] - 1) / step)) + 2)
+    s = sigma / step
+    pad = int(np.ceil(3 * s))
+    noise = rng.standard_normal((coarse[0] + 2 * pad, coarse[1] + 2 * pad))
+    field = ndimage.gaussian_filter(noise, sigma=s, mode="reflect", truncate=3.0)
+    field = field[pad:pad + coarse[0], pad:pad + coarse[1]]
+    if step > 1:
+        field = sample_grid(field, np.arange(shape[0]) / step, np.arange(shape[1]) / step)
     std = field.std()
     if std > 0:
         field = (field - field.mean()) / std

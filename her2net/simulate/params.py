@@ -82,8 +82,10 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("thickness_variation", lambda: rng.uniform(0, 0.3))
     put("thickness_corr_nm", lambda: _loguniform(rng, 50, 1000))
     put("ruffle_contrast", lambda: rng.uniform(-0.05, 0.5) if not dark else rng.uniform(-0.1, 0.1))
-    put("texture", lambda: rng.uniform(0, 0.25))
-    put("texture_scale_nm", lambda: _loguniform(rng, 1.5, 30))
+    # Texture sd relative to the label's peak contrast (bright) or to the transmission (dark).
+    put("texture", lambda: rng.uniform(0, 0.3) if not dark else rng.uniform(0, 0.12))
+    put("texture_scale_nm", lambda: (_loguniform(rng, 0.8, 4) if p["specimen"] == "replica"
+                                     else _loguniform(rng, 1.5, 30)))
     # Label contrast: mean free path for scattering into the detector (or out of the aperture).
     put("gold_mfp_nm", lambda: _loguniform(rng, 4, 20) if dark else _loguniform(rng, 15, 100))
     put("qd_mfp_factor", lambda: rng.uniform(2.5, 5.0))

@@ -21,9 +21,10 @@ __all__ = ["splat"]
 _MAX_ELEMENTS = 4_000_000  # evaluate in chunks above this many samples
 
 
-def _supersample_for(size_px: np.ndarray) -> np.ndarray:
+def _supersample_for(size_px: np.ndarray, half: np.ndarray) -> np.ndarray:
     """Samples per pixel axis: more for small objects, whose outline is a large part of them."""
-    return np.where(size_px < 3.0, 4, np.where(size_px < 8.0, 2, 1))
+    ss = np.where(size_px < 3.0, 4, np.where(size_px < 8.0, 2, 1))
+    return np.where(half > 6, np.minimum(ss, 2), ss)
 
 
 def splat(
@@ -77,7 +78,7 @@ def splat(
     half = np.ceil(reach + 0.5).astype(int)
     # Buckets of similar patch size keep the padding small.
     bucket = np.where(half <= 4, half, 2 ** np.ceil(np.log2(half)).astype(int))
-    ss_all = _supersample_for(2 * np.minimum(a, b))
+    ss_all = _supersample_for(2 * np.minimum(a, b), bucket)
     flat_image = image.reshape(-1)
     for hb in np.unique(bucket):
         for ss in np.unique(ss_all[bucket == hb]):
@@ -94,23 +95,23 @@ def _splat_group(flat_image, shape, idx, hb, ss, x, y, a, b, angle, amp, k, powe
     h, w = shape
     offs = np.arange(-hb, hb + 1)
     sub = (np.arange(ss) + 0.5) / ss - 0.5
-    grid = (offs[:, None] + sub[None, :]).ravel()  # (P*ss,)
+    grid = (offs[:, None] + sub[None, :]).ravel().astype(np.float32)  # (P*ss,)
     cx = np.rint(x[idx]).astype(int)
     cy = np.rint(y[idx]).astype(int)
-    fx = x[idx] - cx
-    fy = y[idx] - cy
+    fx = (x[idx] - cx).astype(np.float32)
+    fy = (y[idx] - cy).astype(np.float32)
     du = grid[None, None, :] - fx[:, None, None]  # (n, 1, Q) along columns
     dv = grid[None, :, None] - fy[:, None, None]  # (n, Q, 1) along rows
-    c = np.cos(angle[idx])[:, None, None]
-    s = np.sin(angle[idx])[:, None, None]
-    u = (du * c + dv * s) / a[idx][:, None, None]
-    v = (dv * c - du * s) / b[idx][:, None, None]
+    c = np.cos(angle[idx]).astype(np.float32)[:, None, None]
+    s = np.sin(angle[idx]).astype(np.float32)[:, None, None]
+    u = (du * c + dv * s) * (1 / a[idx]).astype(np.float32)[:, None, None]
+    v = (dv * c - du * s) * (1 / b[idx]).astype(np.float32)[:, None, None]
     if power == 2.0:
         q = u * u + v * v
     else:
         q = (np.abs(u) ** power + np.abs(v) ** power) ** (2.0 / power)
-    t = np.sqrt(np.clip(1.0 - q, 0.0, None))
-    val = amp[idx][:, None, None] * -np.expm1(-k[idx][:, None, None] * t)
+    t = np.sqrt(np.maximum(1.0 - q, 0.0, dtype=np.float32))
+    val = amp[idx].astype(np.float32)[:, None, None] * -np.expm1(-k[idx].astype(np.float32)[:, None, None] * t)
     p = 2 * hb + 1
     if ss > 1:
         val = val.reshape(idx.size, p, ss, p, ss).mean(axis=(2, 4))

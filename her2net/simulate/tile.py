@@ -16,20 +16,18 @@ from scipy import fft as sfft
 
 from her2net.errors import InputError
 from her2net.simulate import clutter
-from her2net.simulate.fields import radial_frequency_sq, sample_grid, smooth_field
-from her2net.simulate.geometry import ComplexSpec, RegionMap, place_labels
+from her2net.simulate.fields import radial_frequency_sq
+from her2net.simulate.geometry import ComplexSpec, place_labels
 from her2net.simulate.labels import LabelSpec
 from her2net.simulate.noise import dose_for_snr, electrons_per_pixel, record, snr_for_dose
 from her2net.simulate.optics import blur_with_texture, psf_transfer
 from her2net.simulate.params import draw_params
 from her2net.simulate.render_stem import adf_signal
 from her2net.simulate.render_tem import bf_signal
+from her2net.simulate.scene_maps import tile_maps
 from her2net.simulate.splat import splat
 
 __all__ = ["simulate_tile", "resolve_signal", "render_scene", "label_spec_from", "complexes_from"]
-
-_COARSE_PX = 8  # pixels per cell of the coarse maps
-
 
 def label_spec_from(p: dict) -> LabelSpec:
     """The :class:`LabelSpec` described by parameters ``p``."""
@@ -48,31 +46,6 @@ def complexes_from(p: dict, *, flat_cluster_share: float = 0.25) -> dict:
     ruffle = ComplexSpec(density_per_um2=p["density_per_um2"] * p["ruffle_density_factor"],
                          dimer_fraction=dimer, cluster_fraction=cluster, **common)
     return {1: flat, 2: ruffle}
-
-
-def _coarse_maps(rng, shape, p, margin_px):
-    """Coarse region codes and smooth fields on a grid of ``_COARSE_PX`` pixel cells."""
-    px = p["pixel_size_nm"]
-    h, w = shape
-    gh = int(np.ceil((h + 2 * margin_px) / _COARSE_PX)) + 1
-    gw = int(np.ceil((w + 2 * margin_px) / _COARSE_PX)) + 1
-    ruffle_field = smooth_field(rng, (gh, gw), corr_px=max(150 / px / _COARSE_PX, 0.7))
-    thick = smooth_field(rng, (gh, gw), corr_px=max(p["thickness_corr_nm"] / px / _COARSE_PX, 0.7))
-    wiggle = smooth_field(rng, (gh, gw), corr_px=max(gh / 4, 0.7))
-    origin = -0.5 - margin_px  # pixel coordinate of the coarse grid's corner
-    cy = origin + (np.arange(gh) + 0.5) * _COARSE_PX
-    cx = origin + (np.arange(gw) + 0.5) * _COARSE_PX
-    inside = np.ones((gh, gw), dtype=bool)
-    theta = rng.uniform(0, 2 * np.pi)
-    x_line, y_line = rng.uniform(0.15, 0.85, 2) * np.array([w, h])
-    if p["cell_edge"]:
-        dist = (cx[None, :] - x_line) * np.cos(theta) + (cy[:, None] - y_line) * np.sin(theta)
-        inside = dist + 0.1 * max(h, w) * wiggle < 0
-    codes = inside.astype(np.uint8)
-    if p["ruffle_fraction"] > 0:
-        ruffled = ruffle_field > np.quantile(ruffle_field, 1 - p["ruffle_fraction"])
-        codes[inside & ruffled] = 2
-    return codes, thick, origin
 
 
 def resolve_signal(p: dict) -> dict:
@@ -137,7 +110,7 @@ def render_scene(rng, shape, q, labels_px, *, maps):
     if maps.get("membranes") is not None:
         clutter.add_membranes(layer, maps["membranes"], q, label_amp=amp)
     dark = q["polarity"] == "dark"
-    texture_std = q["texture"] * (1.0 if dark else q["background_level"])
+    texture_std = q["texture"] * (1.0 if dark else amp)
     blurred = blur_with_texture(rng, layer, q, texture_std=texture_std)
     signal, _ = (bf_signal if dark else adf_signal)(blurred, maps, q)
     return signal
@@ -215,24 +188,9 @@ def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = 
     px = p["pixel_size_nm"]
     spec = label_spec_from(p)
     margin_px = int(np.ceil(spec.max_extent_nm() / px / 2 + 3 * p["blur_sigma_nm"] / px)) + 2
-    codes, thick, origin = _coarse_maps(rng, shape, p, margin_px)
-    regions = RegionMap(codes, cell_nm=_COARSE_PX * px, x0_nm=origin * px, y0_nm=origin * px)
+    regions, maps = tile_maps(rng, shape, p, margin_px=margin_px)
     lab = place_labels(rng, regions, complexes_from(p), spec)
-    # Full-size maps by bilinear interpolation of the coarse ones.
     h, w = shape
-    yy = (np.arange(h) - origin) / _COARSE_PX - 0.5
-    xx = (np.arange(w) - origin) / _COARSE_PX - 0.5
-    ramp_dir = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(ramp_dir) * (np.arange(w)[None, :] / max(w - 1, 1) - 0.5)
-            + np.sin(ramp_dir) * (np.arange(h)[:, None] / max(h - 1, 1) - 0.5))
-    maps = {
-        "mask": sample_grid((codes > 0).astype(float), yy, xx),
-        "ruffle": sample_grid((codes == 2).astype(float), yy, xx),
-        "thickness": sample_grid(thick, yy, xx),
-        "ramp": ramp,
-        "membranes": (sample_grid(smooth_field(rng, codes.shape, corr_px=2.0), yy, xx)
-                      if p["membrane_lines"] > 0 else None),
-    }
     labels_px = {"x": lab["x_nm"] / px, "y": lab["y_nm"] / px, "a": lab["a_nm"] / px,
                  "b": lab["b_nm"] / px, "angle": lab["angle"], "thickness_nm": lab["thickness_nm"],
                  "label": lab["label"]}
