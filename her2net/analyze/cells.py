@@ -1,0 +1,387 @@
+"""Per-cell and per-region analysis: groups, random-placement null, g(r)/L(r), dimer fraction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from her2net.analyze.estimator import PairingLikelihood, fit_fraction, fit_spacing
+from her2net.analyze.groups import close_pairs, group_kind, link_groups
+from her2net.analyze.inputs import NO_MASK_REGION, REGION_NAMES, ImageInfo, image_table
+from her2net.analyze.null_model import hardcore_points, monte_carlo_p_value
+from her2net.analyze.spatial_stats import PairCounts, curves_from_counts, pair_counts, rank_envelope
+from her2net.analyze.window import Window
+from her2net.errors import InputError
+
+__all__ = ["AnalysisSettings", "AnalysisResult", "analyze_cells", "CALLS", "CELL_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+CALLS = ("dimer-depleted", "undetermined", "dimer-rich", "too-few-labels")
+CELL_COLUMNS = ["cell", "n_images", "n_labels", "area_um2", "density_per_um2", "n_monomers", "n_dimers",
+                "n_clusters", "paired_fraction_observed", "paired_fraction_random", "dimer_fraction",
+                "dimer_fraction_low", "dimer_fraction_high", "p_value", "call"]
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Options of the analysis (see docs/analysis.md).
+
+    Attributes
+    ----------
+    dimer_distance_nm : float
+        Labels closer than this are linked into groups.
+    min_distance_nm : float or None
+        Hard core of the null model (one label diameter); None: the median ``diameter_nm`` of the
+        detections, else 10 nm.
+    labeling_efficiency : float
+        Probability that a receptor is labelled; the paired fraction is divided by it.
+    simulations : int
+        Monte Carlo simulations of the null model per cell and region.
+    seed : int
+    min_labels : int
+        Cells (regions) with fewer labels are called 'too-few-labels'.
+    call_threshold : float
+        Dimer fraction separating 'dimer-depleted' from 'dimer-rich'.
+    pair_search_nm : float
+        Largest label spacing within a dimer considered by the estimator.
+    spacing_nm : (float, float) or None
+        Fixed mean and sd of the dimer spacing; None fits them on the pooled cells.
+    r_max_nm, r_step_nm : float
+        Range and bin width of g(r) and L(r) - r.
+    """
+
+    dimer_distance_nm: float = 30.0
+    min_distance_nm: float | None = None
+    labeling_efficiency: float = 1.0
+    simulations: int = 199
+    seed: int = 0
+    min_labels: int = 50
+    call_threshold: float = 0.10
+    pair_search_nm: float = 40.0
+    spacing_nm: tuple[float, float] | None = None
+    r_max_nm: float = 100.0
+    r_step_nm: float = 2.0
+
+    def check(self) -> "AnalysisSettings":
+        """Raise InputError naming the first bad option."""
+        checks = [
+            ("dimer_distance_nm", self.dimer_distance_nm > 0, "must be > 0"),
+            ("min_distance_nm", self.min_distance_nm is None or 0 <= self.min_distance_nm < self.pair_search_nm,
+             "must be >= 0 and below the pair search distance"),
+            ("labeling_efficiency", 0 < self.labeling_efficiency <= 1, "must be in (0, 1]"),
+            ("simulations", self.simulations >= 19, "must be at least 19"),
+            ("min_labels", self.min_labels >= 2, "must be at least 2"),
+            ("call_threshold", 0 < self.call_threshold < 1, "must be in (0, 1)"),
+            ("pair_search_nm", self.pair_search_nm > 0, "must be > 0"),
+            ("r_max_nm", self.r_max_nm > self.r_step_nm > 0, "must exceed r_step_nm > 0"),
+        ]
+        for name, ok, message in checks:
+            if not ok:
+                raise InputError(f"{name}: {message} (got {getattr(self, name)})")
+        if self.spacing_nm is not None:
+            mu, sd = self.spacing_nm
+            if not (0 < mu < self.pair_search_nm and sd > 0):
+                raise InputError(f"spacing_nm: need 0 < mean < pair_search_nm and sd > 0 (got {mu}, {sd})")
+        return self
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything ``her2net analyze`` writes.
+
+    Attributes
+    ----------
+    cells, regions, groups, labels : pandas.DataFrame
+        The tables of cells.csv, regions.csv, groups.csv and labels.csv.
+    curves : pandas.DataFrame
+        g(r) and L(r) - r with global envelopes, long format: scope ('cell' or 'call'), name,
+        r_nm, g, g_low, g_high, l_minus_r, l_low, l_high, envelope_p_value.
+    settings : dict
+        The resolved settings (including the fitted dimer spacing).
+    images : list of ImageInfo
+    """
+
+    cells: pd.DataFrame
+    regions: pd.DataFrame
+    groups: pd.DataFrame
+    labels: pd.DataFrame
+    curves: pd.DataFrame
+    settings: dict
+    images: list = field(default_factory=list, repr=False)
+
+
+@dataclass
+class _Unit:
+    """The labels and windows of one cell or one (cell, region)."""
+
+    cell: str
+    region: str
+    patterns: list  # (points_nm, Window, label_index, image)
+    n_images: int
+
+    @property
+    def n_labels(self) -> int:
+        return int(sum(len(p[0]) for p in self.patterns))
+
+    @property
+    def area_um2(self) -> float:
+        return float(sum(p[1].area_um2 for p in self.patterns))
+
+
+def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None, *,
+                  settings: AnalysisSettings | None = None, detections_source: str = "detections",
+                  search_dirs=(), progress: bool = False) -> AnalysisResult:
+    """Analyse every cell: groups, chance pairs, g(r)/L(r) envelopes, dimer fraction and call.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Detections (image, x_px, y_px, ...), checked with
+        :func:`her2net.analyze.inputs.check_detections`.
+    manifest : pandas.DataFrame, optional
+        From :func:`her2net.io.read_manifest`.
+    settings : AnalysisSettings
+    progress : bool
+        Show a progress bar over cells.
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    from her2net.analyze.inputs import check_detections
+
+    settings = (settings or AnalysisSettings()).check()
+    detections = check_detections(detections, source=detections_source)
+    images = image_table(detections, manifest, detections_source=detections_source, search_dirs=search_dirs)
+    min_distance = settings.min_distance_nm
+    if min_distance is None:
+        diam = detections["diameter_nm"].dropna() if "diameter_nm" in detections.columns else pd.Series([], dtype=float)
+        min_distance = float(np.median(diam)) if len(diam) else 10.0
+        min_distance = min(min_distance, 0.5 * settings.pair_search_nm)
+    labels, cell_units, region_units, groups = _assign(detections, images, settings)
+    r_edges = np.arange(0.0, settings.r_max_nm + 0.5 * settings.r_step_nm, settings.r_step_nm)
+    r_min = 0.75 * min_distance
+
+    units = [u for u in cell_units if u.n_labels >= settings.min_labels]
+    likelihoods = {id(u): PairingLikelihood([(p[0], p[1]) for p in u.patterns], r_min_nm=r_min,
+                                            r_max_nm=settings.pair_search_nm) for u in units}
+    if settings.spacing_nm is not None:
+        mu, sigma = settings.spacing_nm
+    else:
+        mu, sigma = fit_spacing(_subsample_for_spacing(list(likelihoods.values())),
+                                start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
+
+    iterator = list(enumerate(cell_units))
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="cells", unit="cell")
+    cell_rows, region_rows, curve_rows, null_counts = [], [], [], {}
+    for index, unit in iterator:
+        row, counts, sims, curves = _analyze_unit(unit, settings, min_distance, r_edges, mu, sigma, r_min,
+                                                  likelihoods.get(id(unit)), seed=(settings.seed, index, 0))
+        cell_rows.append(row)
+        curve_rows.extend(curves)
+        null_counts[unit.cell] = (row["call"], counts, sims)
+        for j, region in enumerate(r for r in region_units if r.cell == unit.cell):
+            if region.region == NO_MASK_REGION or _same_windows(region, unit):
+                r_row = dict(row)
+            else:
+                lik = (PairingLikelihood([(p[0], p[1]) for p in region.patterns], r_min_nm=r_min,
+                                         r_max_nm=settings.pair_search_nm)
+                       if region.n_labels >= settings.min_labels else None)
+                r_row, *_ = _analyze_unit(region, settings, min_distance, r_edges, mu, sigma, r_min, lik,
+                                          seed=(settings.seed, index, j + 1), curves=False)
+            r_row = {"cell": unit.cell, "region": region.region, **{k: v for k, v in r_row.items() if k != "cell"}}
+            region_rows.append(r_row)
+    curve_rows.extend(_pooled_curves(null_counts, r_edges))
+    cells = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
+    regions = pd.DataFrame(region_rows, columns=["cell", "region"] + CELL_COLUMNS[1:])
+    resolved = asdict(settings)
+    resolved.update(min_distance_nm=min_distance, spacing_nm=[mu, sigma],
+                    spacing_fitted=settings.spacing_nm is None, pair_search_min_nm=r_min)
+    return AnalysisResult(cells, regions, groups, labels, pd.DataFrame(curve_rows), resolved, images)
+
+
+def _assign(detections: pd.DataFrame, images: list[ImageInfo], settings: AnalysisSettings):
+    """Windows, regions and groups per image; build the cell and region units."""
+    labels = detections.copy()
+    labels.insert(0, "label", np.arange(len(labels)))
+    labels["cell"] = ""
+    labels["region"] = "outside"
+    labels["in_window"] = False
+    labels["group"] = -1
+    labels["group_size"] = 0
+    labels["kind"] = ""
+    by_image = {name: idx for name, idx in labels.groupby("image", sort=False).indices.items()}
+    cells: dict[str, _Unit] = {}
+    regions: dict[tuple[str, str], _Unit] = {}
+    group_rows = []
+    next_group = 0
+    for info in images:
+        idx = by_image.get(info.image, np.empty(0, dtype=np.int64))
+        size = info.pixel_size_nm
+        points = np.column_stack([labels["x_px"].to_numpy()[idx], labels["y_px"].to_numpy()[idx]]) * size
+        window = Window(info.region_map > 0, size)
+        row, col, on = window.pixel_index(points)
+        value = np.zeros(len(idx), dtype=np.uint8)
+        value[on] = info.region_map[row[on], col[on]]
+        inside = value > 0
+        labels.loc[idx, "cell"] = info.cell
+        region_names = np.array([REGION_NAMES.get(int(v), "outside") if info.has_mask else
+                                 (NO_MASK_REGION if v else "outside") for v in value], dtype=object)
+        labels.loc[idx, "region"] = region_names
+        labels.loc[idx, "in_window"] = inside
+        kept = idx[inside]
+        kept_points = points[inside]
+        unit = cells.setdefault(info.cell, _Unit(info.cell, "cell", [], 0))
+        unit.patterns.append((kept_points, window, kept, info.image))
+        unit.n_images += 1
+        present = sorted(set(int(v) for v in np.unique(info.region_map)) - {0})
+        for v in present:
+            name = REGION_NAMES.get(v, str(v)) if info.has_mask else NO_MASK_REGION
+            sel = value[inside] == v
+            reg = regions.setdefault((info.cell, name), _Unit(info.cell, name, [], 0))
+            reg.patterns.append((kept_points[sel], Window(info.region_map == v, size), kept[sel], info.image))
+            reg.n_images += 1
+        group = link_groups(kept_points, dimer_distance_nm=settings.dimer_distance_nm)
+        if len(group):
+            gsize = np.bincount(group)
+            labels.loc[kept, "group"] = group + next_group
+            labels.loc[kept, "group_size"] = gsize[group]
+            labels.loc[kept, "kind"] = group_kind(gsize[group])
+            pairs, dist = close_pairs(kept_points, settings.dimer_distance_nm)
+            group_rows.extend(_group_rows(info, kept, kept_points, group, pairs, dist, next_group))
+            next_group += len(gsize)
+    for unit in cells.values():
+        unit.n_images = len({p[3] for p in unit.patterns})
+    groups = pd.DataFrame(group_rows, columns=["cell", "image", "group", "size", "kind", "x_nm", "y_nm",
+                                               "members", "distances_nm"])
+    return labels, list(cells.values()), list(regions.values()), groups
+
+
+def _group_rows(info, kept, points, group, pairs, dist, offset):
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    ends = np.r_[starts[1:], len(order)]
+    pair_group = group[pairs[:, 0]] if len(pairs) else np.empty(0, dtype=np.int64)
+    by_group = pd.Series(np.arange(len(pair_group))).groupby(pair_group).indices if len(pairs) else {}
+    rows = []
+    for s, e in zip(starts, ends):
+        members = order[s:e]
+        g = int(group[members[0]])
+        centre = points[members].mean(axis=0)
+        d = dist[by_group[g]] if g in by_group else []
+        rows.append({"cell": info.cell, "image": info.image, "group": g + offset, "size": len(members),
+                     "kind": str(group_kind(len(members))), "x_nm": round(float(centre[0]), 2),
+                     "y_nm": round(float(centre[1]), 2), "members": ";".join(str(int(kept[m])) for m in members),
+                     "distances_nm": ";".join(f"{x:.1f}" for x in d)})
+    return rows
+
+
+def _same_windows(region: _Unit, unit: _Unit) -> bool:
+    return region.n_labels == unit.n_labels and all(
+        np.array_equal(a[1].mask, b[1].mask) for a, b in zip(region.patterns, unit.patterns))
+
+
+def _subsample_for_spacing(likelihoods, max_labels: int = 40000):
+    """Cells used to fit the shared spacing (all of them unless they hold very many labels)."""
+    order = sorted(likelihoods, key=lambda lik: lik.n_labels)
+    chosen, total = [], 0
+    for lik in order:
+        if total + lik.n_labels > max_labels and chosen:
+            break
+        chosen.append(lik)
+        total += lik.n_labels
+    return chosen
+
+
+def _analyze_unit(unit: _Unit, settings, min_distance, r_edges, mu, sigma, r_min, likelihood, *, seed,
+                  curves=True):
+    """Statistics of one cell or region: observed and simulated pair counts, estimate, call."""
+    rng = np.random.default_rng(list(seed))
+    n = unit.n_labels
+    area = unit.area_um2
+    sizes = [np.bincount(link_groups(p[0], dimer_distance_nm=settings.dimer_distance_nm)) for p in unit.patterns
+             if len(p[0])]
+    sizes = np.concatenate(sizes) if sizes else np.empty(0, dtype=np.int64)
+    observed = _counts(unit.patterns, r_edges, settings.dimer_distance_nm)
+    row = {"cell": unit.cell, "n_images": unit.n_images, "n_labels": n, "area_um2": round(area, 6),
+           "density_per_um2": n / area if area > 0 else np.nan,
+           "n_monomers": int(np.sum(sizes == 1)), "n_dimers": int(np.sum(sizes == 2)),
+           "n_clusters": int(np.sum(sizes >= 3)), "paired_fraction_observed": observed.paired_fraction}
+    empty = {"paired_fraction_random": np.nan, "dimer_fraction": np.nan, "dimer_fraction_low": np.nan,
+             "dimer_fraction_high": np.nan, "p_value": np.nan, "call": "too-few-labels"}
+    if n < settings.min_labels or likelihood is None:
+        row.update(empty)
+        return row, observed, [], []
+    sims = []
+    for _ in range(settings.simulations):
+        total = None
+        for points, window, _, _ in unit.patterns:
+            fake = hardcore_points(window, len(points), min_distance_nm=min_distance, rng=rng)
+            c = pair_counts(fake, window, r_edges_nm=r_edges, dimer_distance_nm=settings.dimer_distance_nm)
+            total = c if total is None else total + c
+        sims.append(total)
+    random_fraction = np.array([s.paired_fraction for s in sims])
+    fit = fit_fraction(likelihood, mu, sigma)
+    p = settings.labeling_efficiency
+    f, lo, hi = (min(1.0, max(0.0, v / p)) for v in (fit.phi, fit.phi_low, fit.phi_high))
+    if hi < settings.call_threshold:
+        call = "dimer-depleted"
+    elif lo > settings.call_threshold:
+        call = "dimer-rich"
+    else:
+        call = "undetermined"
+    row.update({"paired_fraction_random": float(random_fraction.mean()), "dimer_fraction": f,
+                "dimer_fraction_low": lo, "dimer_fraction_high": hi,
+                "p_value": monte_carlo_p_value(observed.paired_fraction, random_fraction), "call": call})
+    curve_rows = _curve_rows("cell", unit.cell, observed, sims, r_edges) if curves else []
+    return row, observed, sims, curve_rows
+
+
+def _counts(patterns, r_edges, dimer_distance_nm) -> PairCounts:
+    total = PairCounts(np.zeros(len(r_edges) - 1), 0.0, 0, 0)
+    for points, window, _, _ in patterns:
+        total = total + pair_counts(points, window, r_edges_nm=r_edges, dimer_distance_nm=dimer_distance_nm)
+    return total
+
+
+def _curve_rows(scope, name, observed: PairCounts, sims: list, r_edges) -> list[dict]:
+    g, lr = curves_from_counts(observed, r_edges)
+    sim_curves = [curves_from_counts(s, r_edges) for s in sims]
+    g_sims = np.array([c[0] for c in sim_curves])
+    l_sims = np.array([c[1] for c in sim_curves])
+    g_env = rank_envelope(g, g_sims)
+    l_env = rank_envelope(lr, l_sims)
+    centres = 0.5 * (r_edges[1:] + r_edges[:-1])
+    return [{"scope": scope, "name": name, "r_nm": float(centres[i]), "r_upper_nm": float(r_edges[i + 1]),
+             "g": g[i], "g_low": g_env.low[i], "g_high": g_env.high[i], "g_mean_random": g_sims[:, i].mean(),
+             "l_minus_r": lr[i], "l_low": l_env.low[i], "l_high": l_env.high[i],
+             "g_envelope_p_value": g_env.p_value, "l_envelope_p_value": l_env.p_value}
+            for i in range(len(centres))]
+
+
+def _pooled_curves(null_counts: dict, r_edges) -> list[dict]:
+    """g(r) and L(r) - r pooled over the cells of each call (simulation k of every cell pooled)."""
+    rows = []
+    for call in CALLS[:3]:
+        members = [(obs, sims) for c, obs, sims in null_counts.values() if c == call and sims]
+        if not members:
+            continue
+        observed = members[0][0]
+        for obs, _ in members[1:]:
+            observed = observed + obs
+        n_sims = min(len(s) for _, s in members)
+        pooled = []
+        for k in range(n_sims):
+            total = members[0][1][k]
+            for _, sims in members[1:]:
+                total = total + sims[k]
+            pooled.append(total)
+        rows.extend(_curve_rows("call", call, observed, pooled, r_edges))
+    return rows
