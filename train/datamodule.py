@@ -1,0 +1,108 @@
+"""LightningDataModule: synthetic tiles on the fly, optional annotated tiles, a fixed validation set."""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from train.datasets import AnnotatedTiles, MixedTiles, SyntheticTiles
+
+__all__ = ["TileDataModule"]
+
+logger = logging.getLogger(__name__)
+
+
+class TileDataModule(L.LightningDataModule):
+    """Training and validation tiles at the model's native pixel size.
+
+    Parameters
+    ----------
+    pixel_size_nm : float
+        The model's native pixel size; every tile is resampled to it.
+    tile_px : int
+        Tile size in pixels (a multiple of the network's size multiple).
+    train_tiles_per_epoch, val_tiles : int
+        Tiles per training epoch; fixed synthetic validation tiles.
+    batch_size, num_workers : int
+    seed : int
+        Seed of the tile streams (validation uses its own fixed stream).
+    pixel_size_range_nm : [float, float]
+        Range of simulated pixel sizes (log-uniform) before resampling.
+    synthetic_weight : float
+        Share of synthetic tiles when annotated data are given (1 = synthetic only).
+    annotated : dict, optional
+        ``images_dir``, ``points_csv``, optional ``manifest``, ``polarity`` ('bright' or 'dark'),
+        ``val_images`` (image names held out for validation).
+    simulator_overrides : dict, optional
+        Fixed simulator parameters (default: everything randomised).
+    sigma_px, offset_radius_px : float
+        Target encoding (see ``train.targets.make_targets``).
+    """
+
+    def __init__(self, *, pixel_size_nm: float = 1.0, tile_px: int = 256,
+                 train_tiles_per_epoch: int = 1024, val_tiles: int = 64, batch_size: int = 16,
+                 num_workers: int = 1, seed: int = 0, pixel_size_range_nm: list[float] = (0.5, 3.0),
+                 synthetic_weight: float = 1.0, annotated: dict | None = None,
+                 simulator_overrides: dict | None = None, sigma_px: float = 1.5,
+                 offset_radius_px: float = 2.0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.train_set = None
+        self.val_set = None
+
+    def setup(self, stage: str | None = None) -> None:
+        hp = self.hparams
+        common = dict(tile_px=hp.tile_px, pixel_size_nm=hp.pixel_size_nm, sigma_px=hp.sigma_px,
+                      offset_radius_px=hp.offset_radius_px)
+        synthetic = SyntheticTiles(length=hp.train_tiles_per_epoch, seed=hp.seed,
+                                   pixel_size_range_nm=hp.pixel_size_range_nm,
+                                   simulator_overrides=hp.simulator_overrides, **common)
+        annotated_train = annotated_val = None
+        if hp.annotated:
+            spec = dict(hp.annotated)
+            val_images = spec.pop("val_images", None)
+            base = dict(images_dir=spec["images_dir"], points_csv=spec["points_csv"],
+                        manifest=spec.get("manifest"), polarity=spec.get("polarity", "bright"))
+            train_names = None
+            if val_images:
+                import pandas as pd
+
+                names = pd.read_csv(spec["points_csv"])["image"].astype(str).unique()
+                train_names = [n for n in names if n not in set(val_images)]
+                annotated_val = AnnotatedTiles(length=max(8, hp.val_tiles // 4), seed=hp.seed + 1,
+                                               augmentation="none", images=list(val_images),
+                                               **base, **common)
+            annotated_train = AnnotatedTiles(length=hp.train_tiles_per_epoch, seed=hp.seed,
+                                             images=train_names, **base, **common)
+        self.train_set = MixedTiles(synthetic, annotated_train, synthetic_weight=hp.synthetic_weight,
+                                    seed=hp.seed)
+        if self.val_set is None:
+            val_synth = SyntheticTiles(length=hp.val_tiles, seed=hp.seed + 10_000, augmentation="none",
+                                       pixel_size_range_nm=hp.pixel_size_range_nm,
+                                       simulator_overrides=hp.simulator_overrides, **common)
+            samples = [val_synth[i] for i in range(len(val_synth))]
+            if annotated_val is not None:
+                samples += [annotated_val[i] for i in range(len(annotated_val))]
+            self.val_set = samples
+            n_points = sum(int(torch.isfinite(s["points"][:, 0]).sum()) for s in samples)
+            logger.info("validation: %d tiles, %d labels", len(samples), n_points)
+
+    def train_dataloader(self) -> DataLoader:
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        self.train_set.set_epoch(epoch)
+        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=False,
+                          num_workers=self.hparams.num_workers, drop_last=True,
+                          worker_init_fn=_worker_init, persistent_workers=False)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.hparams.batch_size, shuffle=False,
+                          num_workers=0)
+
+
+def _worker_init(worker_id: int) -> None:
+    torch.set_num_threads(1)
+    np.random.seed(worker_id)

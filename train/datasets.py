@@ -1,0 +1,238 @@
+"""Training tiles: on-the-fly simulated tiles and annotated real tiles, at the model's pixel size."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from her2net.io import read_image, read_manifest
+from her2net.model.preprocess import (
+    normalize_image,
+    points_to_resampled_frame,
+    resample_image,
+    resampled_shape,
+)
+from train.augment import apply_augmentation, build_augmentation
+from train.targets import make_targets
+
+__all__ = ["SyntheticTiles", "AnnotatedTiles", "MixedTiles", "to_sample"]
+
+logger = logging.getLogger(__name__)
+
+
+def to_sample(image: np.ndarray, points: np.ndarray, *, sigma_px: float, offset_radius_px: float,
+              max_points: int = 512) -> dict:
+    """Tensors for one tile: image (1, H, W), target maps, and the padded truth points."""
+    heatmap, offsets, mask = make_targets(points, image.shape, sigma_px=sigma_px,
+                                          offset_radius_px=offset_radius_px)
+    h, w = image.shape
+    inside = (points[:, 0] >= -0.5) & (points[:, 0] < w - 0.5) & (points[:, 1] >= -0.5) & (points[:, 1] < h - 0.5)
+    pts = points[inside][:max_points]
+    padded = np.full((max_points, 2), np.nan, np.float32)
+    padded[: len(pts)] = pts
+    return {
+        "image": torch.from_numpy(np.ascontiguousarray(image[None], dtype=np.float32)),
+        "heatmap": torch.from_numpy(heatmap[None]),
+        "offsets": torch.from_numpy(offsets),
+        "offset_mask": torch.from_numpy(mask[None]),
+        "points": torch.from_numpy(padded),
+    }
+
+
+def _crop(image, points, size, rng):
+    h, w = image.shape
+    if h < size or w < size:
+        pad_y, pad_x = max(0, size - h), max(0, size - w)
+        image = np.pad(image, ((0, pad_y), (0, pad_x)), mode="reflect" if min(h, w) > 1 else "edge")
+        h, w = image.shape
+    y0 = int(rng.integers(0, h - size + 1))
+    x0 = int(rng.integers(0, w - size + 1))
+    crop = image[y0:y0 + size, x0:x0 + size]
+    pts = points - np.array([x0, y0])
+    keep = (pts[:, 0] > -3) & (pts[:, 0] < size + 2) & (pts[:, 1] > -3) & (pts[:, 1] < size + 2)
+    return crop, pts[keep]
+
+
+class SyntheticTiles(Dataset):
+    """Simulated tiles drawn on the fly with wide domain randomisation.
+
+    Each tile is simulated at a random pixel size in ``pixel_size_range_nm`` (log-uniform), then
+    resampled to the model's ``pixel_size_nm`` exactly as inference does, normalised with the
+    tile's own polarity and augmented. Tile ``i`` of epoch ``e`` is reproducible from
+    ``(seed, e, i)``.
+    """
+
+    def __init__(self, *, length: int, tile_px: int, pixel_size_nm: float,
+                 pixel_size_range_nm=(0.5, 3.0), seed: int = 0, augmentation: str = "synthetic",
+                 sigma_px: float = 1.5, offset_radius_px: float = 2.0,
+                 percentile_jitter: float = 0.5, simulator_overrides: dict | None = None):
+        self.length = int(length)
+        self.tile_px = int(tile_px)
+        self.pixel_size_nm = float(pixel_size_nm)
+        self.pixel_size_range_nm = tuple(float(v) for v in pixel_size_range_nm)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.augmentation = augmentation
+        self.sigma_px = sigma_px
+        self.offset_radius_px = offset_radius_px
+        self.percentile_jitter = percentile_jitter
+        self.simulator_overrides = dict(simulator_overrides or {})
+        self._pipeline = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def tile(self, index: int):
+        """(normalised image, points, metadata) of tile ``index`` at the model's pixel size."""
+        from her2net.simulate import simulate_tile
+
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        low, high = self.pixel_size_range_nm
+        pixel_size = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        scale = pixel_size / self.pixel_size_nm
+        sim_px = int(np.ceil(self.tile_px / scale)) + 2
+        for attempt in range(3):
+            try:
+                raw, points, meta = simulate_tile(rng, sim_px, pixel_size, **self.simulator_overrides)
+                break
+            except (ValueError, FloatingPointError) as exc:
+                # A long run must not die on one odd parameter draw; the draw is logged to be fixed.
+                logger.warning("simulate_tile failed for tile (%d, %d, %d), attempt %d: %s",
+                               self.seed, self.epoch, index, attempt, exc)
+                if attempt == 2:
+                    raise
+                rng = np.random.default_rng([self.seed, self.epoch, index, attempt + 1])
+        out_shape = resampled_shape(raw.shape, scale)
+        image = resample_image(raw, scale=scale)
+        points = points_to_resampled_frame(points, raw.shape, out_shape)
+        lo = 1.0 + rng.uniform(-1, 1) * self.percentile_jitter
+        hi = 99.8 + rng.uniform(-1, 0.15) * self.percentile_jitter
+        image = normalize_image(image, polarity=meta["polarity"], percentiles=(lo, hi))
+        image, points = _crop(image, points, self.tile_px, rng)
+        return image, points, meta
+
+    def __getitem__(self, index: int) -> dict:
+        image, points, _ = self.tile(index)
+        if self._pipeline is None:
+            self._pipeline = build_augmentation(self.augmentation)
+        np_state = np.random.get_state()
+        np.random.seed((self.seed * 1_000_003 + self.epoch * 10_007 + index) % (2**32))
+        image, points = apply_augmentation(self._pipeline, image, points)
+        np.random.set_state(np_state)
+        return to_sample(image, points, sigma_px=self.sigma_px, offset_radius_px=self.offset_radius_px)
+
+
+class AnnotatedTiles(Dataset):
+    """Random tiles from annotated micrographs (a points CSV as written by ``her2net detect``).
+
+    Parameters
+    ----------
+    images_dir : str
+        Folder the CSV's ``image`` paths are relative to (or holding files of those names).
+    points_csv : str
+        CSV with columns image, x_px, y_px (extra columns ignored).
+    manifest : str, optional
+        cells.csv giving pixel_size_nm per image (else the files' own pixel sizes).
+    polarity : {'bright', 'dark'}
+        Label contrast of these images (a 'polarity' column in the manifest overrides it).
+    """
+
+    def __init__(self, *, images_dir: str, points_csv: str, manifest: str | None = None,
+                 polarity: str = "bright", length: int, tile_px: int, pixel_size_nm: float,
+                 seed: int = 0, augmentation: str = "annotated", sigma_px: float = 1.5,
+                 offset_radius_px: float = 2.0, images: list[str] | None = None):
+        self.length = int(length)
+        self.tile_px = int(tile_px)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.augmentation = augmentation
+        self.sigma_px = sigma_px
+        self.offset_radius_px = offset_radius_px
+        self._pipeline = None
+        self.items = _load_annotated(Path(images_dir), Path(points_csv), manifest, polarity,
+                                     pixel_size_nm, images)
+        if not self.items:
+            raise ValueError(f"{points_csv}: no annotated images found")
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, self.epoch, index, 7])
+        image, points = self.items[int(rng.integers(len(self.items)))]
+        image, points = _crop(image, points, self.tile_px, rng)
+        if self._pipeline is None:
+            self._pipeline = build_augmentation(self.augmentation)
+        np_state = np.random.get_state()
+        np.random.seed((self.seed * 1_000_003 + self.epoch * 10_007 + index + 17) % (2**32))
+        image, points = apply_augmentation(self._pipeline, image, points)
+        np.random.set_state(np_state)
+        return to_sample(image, points, sigma_px=self.sigma_px, offset_radius_px=self.offset_radius_px)
+
+
+def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixel_size_nm, only):
+    table = pd.read_csv(points_csv)
+    missing = {"image", "x_px", "y_px"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{points_csv}: lacks column(s) {', '.join(sorted(missing))}")
+    sizes, polarities = {}, {}
+    if manifest:
+        man = read_manifest(manifest)
+        for _, row in man.iterrows():
+            sizes[str(row["image"])] = float(row["pixel_size_nm"])
+            sizes[Path(str(row["image"])).name] = float(row["pixel_size_nm"])
+            if "polarity" in man.columns:
+                polarities[Path(str(row["image"])).name] = str(row["polarity"])
+    items = []
+    for name, group in table.groupby("image", sort=True):
+        if only is not None and str(name) not in only and Path(str(name)).name not in only:
+            continue
+        path = Path(str(name))
+        if not path.is_absolute():
+            path = images_dir / path if (images_dir / path).exists() else images_dir / path.name
+        size = sizes.get(str(name), sizes.get(path.name))
+        micrograph = read_image(path, pixel_size_nm=size)
+        if micrograph.pixel_size_nm is None:
+            raise ValueError(f"{path}: no pixel size (give a manifest with pixel_size_nm)")
+        scale = micrograph.pixel_size_nm / pixel_size_nm
+        out_shape = resampled_shape(micrograph.data.shape, scale)
+        image = resample_image(micrograph.data, scale=scale)
+        image = normalize_image(image, polarity=polarities.get(path.name, polarity))
+        pts = points_to_resampled_frame(group[["x_px", "y_px"]].to_numpy(float),
+                                        micrograph.data.shape, out_shape)
+        items.append((image, pts))
+    logger.info("annotated: %d images, %d labels", len(items), len(table))
+    return items
+
+
+class MixedTiles(Dataset):
+    """Synthetic and annotated tiles mixed by ``synthetic_weight`` (a reproducible draw per index)."""
+
+    def __init__(self, synthetic: Dataset, annotated: Dataset | None, *, synthetic_weight: float,
+                 seed: int = 0):
+        self.synthetic = synthetic
+        self.annotated = annotated
+        self.synthetic_weight = 1.0 if annotated is None else float(synthetic_weight)
+        self.seed = seed
+        self.length = len(synthetic) if annotated is None else max(len(synthetic), len(annotated))
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in (self.synthetic, self.annotated):
+            if part is not None:
+                part.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        if self.annotated is None:
+            return self.synthetic[index % len(self.synthetic)]
+        rng = np.random.default_rng([self.seed, self.synthetic.epoch, index, 3])
+        if rng.uniform() < self.synthetic_weight:
+            return self.synthetic[index % len(self.synthetic)]
+        return self.annotated[index % len(self.annotated)]

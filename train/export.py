@@ -1,0 +1,141 @@
+"""``python -m train export RUN_CHECKPOINT OUT.pt``: a training run to an inference checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import torch
+import yaml
+
+import her2net
+from her2net.model.checkpoint import load_model, save_checkpoint
+from her2net.model.unet import UNet
+
+__all__ = ["export_checkpoint", "main"]
+
+logger = logging.getLogger(__name__)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _run_config(run_checkpoint: Path) -> dict | None:
+    """The resolved config.yaml LightningCLI saved in the run's log folder, if found."""
+    for folder in [run_checkpoint.parent, *run_checkpoint.parents][:4]:
+        candidate = folder / "config.yaml"
+        if candidate.is_file():
+            return yaml.safe_load(candidate.read_text())
+    return None
+
+
+def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = None,
+                      description: str | None = None, extra: dict | None = None) -> Path:
+    """Write an inference checkpoint from a Lightning run checkpoint.
+
+    Parameters
+    ----------
+    run_checkpoint : str or Path
+        ``.ckpt`` written by the training run.
+    out_path : str or Path
+        Inference checkpoint to write (``checkpoints/<name>.pt``).
+    threshold : float, optional
+        Overrides the threshold calibrated on validation data during training.
+    description : str, optional
+        What the model was trained on (stored in the metadata).
+    extra : dict, optional
+        More metadata (plain types), e.g. training time and hardware.
+    """
+    run_checkpoint = Path(run_checkpoint)
+    ckpt = torch.load(run_checkpoint, map_location="cpu", weights_only=False)
+    hparams = ckpt.get("hyper_parameters", {})
+    datamodule_hparams = ckpt.get("datamodule_hyper_parameters", {})
+    model_config = dict(hparams.get("model_config") or {})
+    from her2net.model.unet import DEFAULT_MODEL_CONFIG
+
+    model_config = model_config or dict(DEFAULT_MODEL_CONFIG)
+    state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    net = UNet(**model_config)
+    net.load_state_dict(state)
+    calibrated = float(ckpt["state_dict"].get("calibrated_threshold", torch.tensor(0.5)))
+    validation = {}
+    for callback_state in ckpt.get("callbacks", {}).values():
+        if isinstance(callback_state, dict) and "best_model_score" in callback_state:
+            score = callback_state.get("best_model_score")
+            validation["best_monitored_score"] = float(score) if score is not None else None
+    metrics_file = _find_metrics(run_checkpoint)
+    if metrics_file is not None:
+        validation.update(_last_validation(metrics_file))
+    config = _run_config(run_checkpoint)
+    metadata = {
+        "model_config": json.loads(json.dumps(model_config)),
+        "pixel_size_nm": float(hparams.get("pixel_size_nm", datamodule_hparams.get("pixel_size_nm", 1.0))),
+        "polarity": "bright",
+        "polarity_note": "network input has bright labels; dark-label images are inverted first",
+        "threshold": float(threshold) if threshold is not None else calibrated,
+        "threshold_source": "given at export" if threshold is not None else "max validation F1",
+        "min_distance_px": int(hparams.get("min_distance_px", 2)),
+        "tolerance_nm": float(hparams.get("tolerance_nm", 4.0)),
+        "training_config": json.loads(json.dumps(config, default=str)) if config else None,
+        "data": description or "on-the-fly simulated tiles (her2net.simulate, domain randomised)",
+        "validation": validation,
+        "epoch": int(ckpt.get("epoch", -1)),
+        "global_step": int(ckpt.get("global_step", -1)),
+        "git_commit": _git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "her2net_version": her2net.__version__,
+        "run_checkpoint": run_checkpoint.name,
+    }
+    metadata.update(extra or {})
+    path = save_checkpoint(out_path, net, metadata)
+    load_model(path)  # refuse to leave a checkpoint that does not load
+    return path
+
+
+def _find_metrics(run_checkpoint: Path) -> Path | None:
+    for folder in [run_checkpoint.parent, *run_checkpoint.parents][:4]:
+        candidate = folder / "metrics.csv"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _last_validation(metrics_file: Path) -> dict:
+    import pandas as pd
+
+    table = pd.read_csv(metrics_file)
+    if "val_f1" not in table.columns:
+        return {}
+    rows = table.dropna(subset=["val_f1"])
+    if rows.empty:
+        return {}
+    last = rows.iloc[-1]
+    keys = ["val_f1", "val_precision", "val_recall", "val_rmse_nm", "val_threshold", "val_loss", "epoch", "step"]
+    return {k: float(last[k]) for k in keys if k in last and last[k] == last[k]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train export",
+                                     description="Export a training run checkpoint for inference.")
+    parser.add_argument("run_checkpoint", help="Lightning .ckpt of the run (e.g. runs/.../last.ckpt)")
+    parser.add_argument("out", help="inference checkpoint to write (e.g. checkpoints/her2net-v1.pt)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="override the validation-calibrated threshold")
+    parser.add_argument("--description", default=None, help="what the model was trained on")
+    parser.add_argument("--extra-json", default=None, help="JSON object of extra metadata")
+    args = parser.parse_args(argv)
+    extra = json.loads(args.extra_json) if args.extra_json else None
+    path = export_checkpoint(args.run_checkpoint, args.out, threshold=args.threshold,
+                             description=args.description, extra=extra)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0

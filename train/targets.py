@@ -1,0 +1,70 @@
+"""Training targets: label points -> heatmap, offset field and offset mask."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["make_targets"]
+
+
+def make_targets(points: np.ndarray, shape: tuple[int, int], *, sigma_px: float = 1.5,
+                 offset_radius_px: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode label centres as the targets the U-Net learns.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, 2)
+        Label centres (x_px, y_px); x = column, pixel centres at integers.
+    shape : (H, W)
+    sigma_px : float
+        Width of the Gaussian bump per label (combined by maximum where labels overlap); the
+        pixel nearest each centre is exactly 1.
+    offset_radius_px : float
+        Pixels closer than this to a centre get the offset (dx, dy) to their nearest centre.
+
+    Returns
+    -------
+    heatmap : ndarray of float32, shape (H, W)
+    offsets : ndarray of float32, shape (2, H, W)
+    offset_mask : ndarray of float32, shape (H, W)
+        1 where the offsets are defined.
+    """
+    height, width = shape
+    heatmap = np.zeros(shape, np.float32)
+    offsets = np.zeros((2, height, width), np.float32)
+    best = np.full(shape, np.inf, np.float32)
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    half = int(np.ceil(max(3 * sigma_px, offset_radius_px)))
+    grid = np.arange(-half, half + 1)
+    for x, y in points:
+        cx, cy = int(np.rint(x)), int(np.rint(y))
+        if not (0 <= cx < width and 0 <= cy < height):
+            # Partly visible labels just outside the tile still leave their bump inside.
+            if not (-half <= cx < width + half and -half <= cy < height + half):
+                continue
+        rows = cy + grid
+        cols = cx + grid
+        rows = rows[(rows >= 0) & (rows < height)]
+        cols = cols[(cols >= 0) & (cols < width)]
+        if not len(rows) or not len(cols):
+            continue
+        dy = (y - rows)[:, None].astype(np.float32)
+        dx = (x - cols)[None, :].astype(np.float32)
+        dist2 = dx**2 + dy**2
+        bump = np.exp(-dist2 / (2 * sigma_px**2))
+        sub = np.ix_(rows, cols)
+        heatmap[sub] = np.maximum(heatmap[sub], bump)
+        closer = (dist2 < best[sub]) & (dist2 <= offset_radius_px**2)
+        best_sub = best[sub]
+        best_sub[closer] = dist2[closer]
+        best[sub] = best_sub
+        ox = offsets[0][sub]
+        oy = offsets[1][sub]
+        ox[closer] = np.broadcast_to(dx, dist2.shape)[closer]
+        oy[closer] = np.broadcast_to(dy, dist2.shape)[closer]
+        offsets[0][sub] = ox
+        offsets[1][sub] = oy
+        if 0 <= cx < width and 0 <= cy < height:
+            heatmap[cy, cx] = 1.0
+    offset_mask = np.isfinite(best).astype(np.float32)
+    return heatmap, offsets, offset_mask
