@@ -1,17 +1,62 @@
-"""`her2net run`: not built yet (see the open issues)."""
+"""`her2net run`: detect labels in micrographs, then analyse them per cell, in one step."""
 
 from __future__ import annotations
 
-import sys
+import argparse
+
+DESCRIPTION = """\
+Detect labels in the micrographs (as `her2net detect`) and analyse them per cell (as
+`her2net analyze`). Writes detections.csv and every output of `her2net analyze` into --out.
+"""
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser("run", help="(not built yet)", description="Not built yet.")
-    parser.add_argument("args", nargs="*", help="(not built yet)")
-    parser.set_defaults(_not_built=True)
+    from her2net.cli.analyze import _add, add_analyze_options
+
+    parser = subparsers.add_parser(
+        "run", help="detect labels, then call monomers/dimers per cell",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    detect_options = _detect_options()
+    if detect_options is not None:
+        detect_options(parser)
+    if not any(a.dest == "inputs" for a in parser._actions if not a.option_strings):
+        parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                            help="micrographs, folders of micrographs, or a manifest cells.csv")
+    _add(parser, "--out", required=True, metavar="DIR", help="output folder")
+    add_analyze_options(parser)
     return parser
 
 
+def _detect_options():
+    try:
+        from her2net.cli.detect import add_detect_options
+    except ImportError:
+        return None
+    return add_detect_options
+
+
 def run(args) -> int:
-    print("her2net: error: 'her2net run' is not built yet", file=sys.stderr)
-    return 3
+    import sys
+
+    try:
+        from her2net.cli.detect import run_detection
+    except ImportError:
+        print("her2net: error: 'her2net run' needs 'her2net detect', which is not built yet",
+              file=sys.stderr)
+        return 3
+    from her2net.analyze import check_detections
+    from her2net.cli.analyze import run_analysis
+    from her2net.io import check_output_dir
+
+    # Fail on a bad --out or option before the (long) detection step.
+    check_output_dir(args.out, overwrite=args.overwrite)
+    from her2net.cli.analyze import settings_from_args
+
+    settings_from_args(args)
+    detections = check_detections(run_detection(args), source="detections")
+
+    def write_detections(path):
+        detections.to_csv(path, index=False, float_format="%.6g")
+
+    return run_analysis(detections, args, out_dir=args.out, source="detections",
+                        extra_files={"detections.csv": write_detections})
