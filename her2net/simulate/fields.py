@@ -55,6 +55,8 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], *, corr_px: f
     field = field[pad:pad + coarse[0], pad:pad + coarse[1]]
     if step > 1:
         field = sample_grid(field, np.arange(shape[0]) / step, np.arange(shape[1]) / step)
+    else:
+        field = field[:shape[0], :shape[1]]
     std = field.std()
     if std > 0:
         field = (field - field.mean()) / std

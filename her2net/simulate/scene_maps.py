@@ -94,11 +94,13 @@ def maps_from_codes(rng: np.random.Generator, codes: np.ndarray, p: dict) -> dic
     """Rendering maps for an image whose region codes (0/1/2 per pixel) are given (data sets)."""
     shape = codes.shape
     h, w = shape
+    px = p["pixel_size_nm"]
     thick = smooth_field(rng, (h // _COARSE_PX + 2, w // _COARSE_PX + 2),
                          corr_px=max(p["thickness_corr_nm"] / p["pixel_size_nm"] / _COARSE_PX, 0.7))
     return {
-        "mask": ndimage.gaussian_filter((codes > 0).astype(float), 0.7),
-        "ruffle": ndimage.gaussian_filter((codes == 2).astype(float), 2.0),
+        "mask": ndimage.gaussian_filter((codes > 0).astype(float), max(3.0 / px, 0.7)),
+        # Ruffles are thick folds with soft edges (about 15 nm).
+        "ruffle": ndimage.gaussian_filter((codes == 2).astype(float), max(15.0 / px, 1.0)),
         "thickness": sample_grid(thick, np.arange(h) / _COARSE_PX, np.arange(w) / _COARSE_PX),
         "ramp": _ramp(rng, shape),
         "membranes": _membrane_field(rng, shape) if p["membrane_lines"] > 0 else None,
