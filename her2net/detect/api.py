@@ -1,0 +1,223 @@
+"""``her2net.detect``: label detections of one micrograph as a DataFrame."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from her2net.errors import InputError
+
+__all__ = ["detect", "detect_image", "resolve_model", "resolve_threshold", "DETECTION_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+DETECTION_COLUMNS = ("image", "x_px", "y_px", "x_nm", "y_nm", "score", "diameter_nm", "intensity")
+
+_MODELS: dict = {}
+
+
+def resolve_model(model=None, *, device: str = "auto"):
+    """A :class:`her2net.model.Her2netModel` from None (the shipped one), a path, or a model.
+
+    Loaded checkpoints are cached by (path, device).
+    """
+    from her2net.detect.inference import resolve_device
+    from her2net.model import Her2netModel, load_model
+
+    if isinstance(model, Her2netModel):
+        return model
+    if model is not None and not isinstance(model, (str, Path)):
+        raise InputError(f"model must be None, a checkpoint path or a Her2netModel, got {type(model).__name__}")
+    device = resolve_device(device)
+    key = (str(Path(model).resolve()) if model is not None else None, device)
+    if key not in _MODELS:
+        _MODELS[key] = load_model(model, device=device)
+    return _MODELS[key]
+
+
+def resolve_threshold(threshold, model) -> float:
+    """'auto' -> the checkpoint's calibrated threshold; else a probability in (0, 1)."""
+    if isinstance(threshold, str):
+        if threshold == "auto":
+            return float(model.threshold)
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise InputError(f"--threshold must be 'auto' or a number in (0, 1), got {threshold!r}") from None
+    threshold = float(threshold)
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"--threshold must be in (0, 1) (a heatmap probability), got {threshold:g}")
+    return threshold
+
+
+def _as_image(image_or_array, pixel_size_nm, image_name):
+    """(data float32 2-D, pixel size or None, name) from a path, a MicrographImage or an array."""
+    from her2net.io import MicrographImage, check_pixel_size_nm, read_image
+
+    if isinstance(image_or_array, (str, Path)):
+        img = read_image(image_or_array, pixel_size_nm=pixel_size_nm)
+        return img.data, img.pixel_size_nm, image_name or str(image_or_array)
+    if isinstance(image_or_array, MicrographImage):
+        size = image_or_array.pixel_size_nm
+        if pixel_size_nm is not None:
+            size = check_pixel_size_nm(pixel_size_nm)
+        name = image_name or (str(image_or_array.path) if image_or_array.path else "array")
+        return image_or_array.data, size, name
+    name = image_name or "array"
+    data = np.asarray(image_or_array)
+    if data.ndim != 2 or not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
+        raise InputError(f"{name}: expected a 2-D numeric image, got shape {data.shape} dtype {data.dtype}")
+    if np.iscomplexobj(data):
+        raise InputError(f"{name}: complex-valued data is not a micrograph")
+    if min(data.shape) < 8:
+        raise InputError(f"{name}: image of shape {data.shape} is too small (at least 8x8 pixels)")
+    data = np.asarray(data, dtype=np.float32)
+    finite = np.isfinite(data)
+    if not finite.all():
+        if not finite.any():
+            raise InputError(f"{name}: all pixels are NaN or infinite")
+        data = np.where(finite, data, np.float32(np.median(data[finite])))
+    if float(data.min()) == float(data.max()):
+        raise InputError(f"{name}: image is constant: nothing to detect")
+    size = check_pixel_size_nm(pixel_size_nm) if pixel_size_nm is not None else None
+    return data, size, name
+
+
+def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=None,
+                 polarity: str = "auto", threshold="auto", tile_px: int | None = None,
+                 device: str = "auto", batch_size: int | None = None, precision: str = "auto",
+                 image_name: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Like :func:`detect`, also returning what was decided (polarity, threshold, timings)."""
+    from her2net.detect.inference import detect_peaks_tiled, get_runner
+    from her2net.detect.measure import measure_labels
+    from her2net.detect.polarity import check_polarity, decide_polarity
+    from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
+
+    check_polarity(polarity)
+    started = time.perf_counter()
+    data, size_nm, name = _as_image(image_or_array, pixel_size_nm, image_name)
+    if size_nm is None:
+        raise InputError(
+            f"{name}: pixel size unknown (the file does not store it); give it with "
+            "--pixel-size NM (pixel_size_nm=... in Python) or a manifest's pixel_size_nm column"
+        )
+    model = resolve_model(model, device=device)
+    thr = resolve_threshold(threshold, model)
+    runner = get_runner(model.net, device=device, precision=precision)
+    min_distance = int(getattr(model, "min_distance_px", 2))
+    scale = size_nm / float(model.pixel_size_nm)
+    native = resample_image(data, scale=scale)
+    native_shape = native.shape
+
+    normalized = None
+    if polarity == "auto":
+        bright = normalize_image(native, polarity="bright")
+        decision = decide_polarity(native, polarity="auto", runner=runner, threshold=thr,
+                                   min_distance_px=min_distance, normalized_bright=bright)
+        if decision.polarity == "bright":
+            normalized = bright
+        del bright
+    else:
+        decision = decide_polarity(native, polarity=polarity)
+    logger.info("%s: %s", name, decision.describe())
+    if normalized is None:
+        normalized = normalize_image(native, polarity=decision.polarity)
+    del native
+    peaks = detect_peaks_tiled(normalized, runner, threshold=thr, min_distance_px=min_distance,
+                               tile_px=tile_px, batch_size=batch_size)
+    del normalized
+    points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
+    height, width = data.shape
+    points[:, 0] = np.clip(points[:, 0], -0.5, width - 0.5)
+    points[:, 1] = np.clip(points[:, 1], -0.5, height - 0.5)
+    diameter_nm, intensity = measure_labels(data, points, pixel_size_nm=size_nm,
+                                            polarity=decision.polarity)
+    table = pd.DataFrame({
+        "image": pd.Series([name] * len(points), dtype=object),
+        "x_px": points[:, 0],
+        "y_px": points[:, 1],
+        "x_nm": points[:, 0] * size_nm,
+        "y_nm": points[:, 1] * size_nm,
+        "score": peaks[:, 2],
+        "diameter_nm": diameter_nm,
+        "intensity": intensity,
+    }, columns=list(DETECTION_COLUMNS))
+    info = {
+        "image": name,
+        "shape": [int(height), int(width)],
+        "pixel_size_nm": float(size_nm),
+        "model_pixel_size_nm": float(model.pixel_size_nm),
+        "scale": float(scale),
+        "polarity": decision.polarity,
+        "polarity_method": decision.method,
+        "threshold": thr,
+        "device": runner.device,
+        "precision": runner.precision,
+        "detections": int(len(table)),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if math.isfinite(decision.score_bright):
+        info["polarity_scores"] = {"bright": decision.score_bright, "dark": decision.score_dark}
+    return table, info
+
+
+def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
+           polarity: str = "auto", threshold="auto", tile_px: int | None = None,
+           device: str = "auto", batch_size: int | None = None,
+           precision: str = "auto") -> pd.DataFrame:
+    """Find labels in one micrograph.
+
+    The image is rescaled to the model's native pixel size, normalised (labels bright), run
+    through the network in overlapping tiles, and the peaks are mapped back to the input image's
+    own pixels. Size and intensity are measured on the original image.
+
+    Parameters
+    ----------
+    image_or_array : str, Path, MicrographImage or ndarray
+        An image file (any format :func:`her2net.io.read_image` reads), a read image, or a 2-D
+        array.
+    pixel_size_nm : float, optional
+        Pixel size of the image; overrides the file's. Required for arrays and files without one.
+    model : None, str, Path or Her2netModel
+        The detector: None loads the shipped checkpoint (cached).
+    polarity : {'auto', 'bright', 'dark'}
+        Labels brighter (ADF STEM) or darker (bright-field TEM) than the background; 'auto'
+        decides from the image.
+    threshold : 'auto' or float
+        Heatmap probability threshold; 'auto' uses the checkpoint's calibrated one.
+    tile_px : int, optional
+        Network input size per tile (default 2304 on CPU, 1024 on CUDA).
+    device : {'auto', 'cpu', 'cuda', 'cuda:N'}
+    batch_size : int, optional
+        Tiles per forward pass (default 1 on CPU, 8 on CUDA).
+    precision : {'auto', 'float32', 'bfloat16', 'float16'}
+        'auto': float32 on CPU, bfloat16 (or float16) on CUDA.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns image, x_px, y_px, x_nm, y_nm, score, diameter_nm, intensity; one row per label,
+        by decreasing score. ``x_px`` is the column, ``y_px`` the row, the centre of pixel (0, 0)
+        is (0, 0). ``.attrs['her2net']`` holds what was decided (polarity, threshold, ...).
+
+    Raises
+    ------
+    InputError
+        Unreadable image, unknown pixel size, bad option values.
+
+    Examples
+    --------
+    >>> import her2net
+    >>> table = her2net.detect("cell01.tif", pixel_size_nm=1.2)  # doctest: +SKIP
+    >>> table[["x_nm", "y_nm", "score"]].head()  # doctest: +SKIP
+    """
+    table, info = detect_image(image_or_array, pixel_size_nm=pixel_size_nm, model=model,
+                               polarity=polarity, threshold=threshold, tile_px=tile_px,
+                               device=device, batch_size=batch_size, precision=precision)
+    table.attrs["her2net"] = info
+    return table

@@ -1,0 +1,160 @@
+"""``--polarity auto``: are the labels brighter or darker than the background?
+
+The network is asked first: a few crops at the native pixel size are run in both polarities and
+the one with the larger sum of confident peak scores wins. When neither polarity gives a clear
+answer (an empty field, or an untrained network), a robust skewness of a band-passed image
+decides: compact labels make a long tail on their own side of the intensity distribution.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from her2net.detect.postprocess import find_peaks
+from her2net.detect.tiling import reflect_window
+from her2net.errors import InputError
+
+__all__ = ["PolarityDecision", "decide_polarity", "check_polarity", "POLARITIES"]
+
+logger = logging.getLogger(__name__)
+
+POLARITIES = ("auto", "bright", "dark")
+_CROP_PX = 256
+_MAX_CROPS = 5
+_CLEAR_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class PolarityDecision:
+    """The polarity chosen for an image and why.
+
+    Attributes
+    ----------
+    polarity : {'bright', 'dark'}
+    method : {'given', 'network', 'skewness'}
+    score_bright, score_dark : float
+        Evidence for each polarity (summed peak scores above threshold for 'network', the
+        band-passed tail asymmetry for 'skewness').
+    """
+
+    polarity: str
+    method: str
+    score_bright: float = float("nan")
+    score_dark: float = float("nan")
+
+    def describe(self) -> str:
+        if self.method == "given":
+            return f"polarity {self.polarity} (given)"
+        return (f"polarity {self.polarity} (auto, by {self.method}: bright {self.score_bright:.3g}"
+                f" vs dark {self.score_dark:.3g})")
+
+
+def check_polarity(polarity: str) -> str:
+    """Return ``polarity`` if valid, else raise :class:`InputError`."""
+    if polarity not in POLARITIES:
+        raise InputError(f"--polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
+    return polarity
+
+
+def _crop_origins(shape, crop_px):
+    """Top-left corners of up to five crops: the centre and the centres of the quadrants."""
+    height, width = shape
+    ch, cw = min(crop_px, height), min(crop_px, width)
+    centres = [(height / 2, width / 2)]
+    if height >= 2 * ch and width >= 2 * cw:
+        centres += [(height * fy, width * fx) for fy in (0.25, 0.75) for fx in (0.25, 0.75)]
+    origins = []
+    for cy, cx in centres[:_MAX_CROPS]:
+        r0 = int(np.clip(round(cy - ch / 2), 0, height - ch))
+        c0 = int(np.clip(round(cx - cw / 2), 0, width - cw))
+        origins.append((r0, c0))
+    return origins, (ch, cw)
+
+
+def _network_scores(native_bright: np.ndarray, runner, *, threshold: float,
+                    min_distance_px: int) -> tuple[float, float]:
+    """Summed (score - threshold) of peaks over crops, for labels bright and for labels dark.
+
+    ``native_bright`` is the image normalised as 'bright'; '1 - image' is its 'dark' version up
+    to the percentile mapping, which is what the network sees after normalisation.
+    """
+    multiple = runner.size_multiple
+    crop = max(multiple, _CROP_PX // multiple * multiple)
+    origins, (ch, cw) = _crop_origins(native_bright.shape, crop)
+    pad = runner.receptive_field_px // 2
+    windows = []
+    for r0, c0 in origins:
+        rows = (r0 - pad, r0 - pad + _round_up(ch + 2 * pad, multiple))
+        cols = (c0 - pad, c0 - pad + _round_up(cw + 2 * pad, multiple))
+        windows.append(reflect_window(native_bright, rows, cols))
+    batch = np.stack(windows)
+    # Dark normalisation maps p_low..p_high of the inverted image to 0..1: 1 - bright mapping
+    # with the percentiles mirrored; close enough to decide which side the labels are on.
+    scores = []
+    for data in (batch, 1.0 - batch):
+        maps = runner(data)
+        total = 0.0
+        for m in maps:
+            core = m[:, pad:pad + ch, pad:pad + cw]
+            peaks = find_peaks(core[0], core[1:], threshold=threshold, min_distance_px=min_distance_px)
+            total += float(np.sum(peaks[:, 2] - threshold)) if len(peaks) else 0.0
+        scores.append(total)
+    return scores[0], scores[1]
+
+
+def _round_up(value, multiple):
+    return int(-(-value // multiple) * multiple)
+
+
+def _skewness_scores(native: np.ndarray, *, label_sigma_px: float = 2.0) -> tuple[float, float]:
+    """Upper and lower tail lengths of a difference-of-Gaussians band-pass of ``native``."""
+    step = max(1, int(np.ceil(np.sqrt(native.size / 4e6))))
+    sample = np.asarray(native[::step, ::step], dtype=np.float32)
+    sigma = max(label_sigma_px / step, 0.7)
+    band = ndimage.gaussian_filter(sample, sigma) - ndimage.gaussian_filter(sample, 4 * sigma)
+    low, median, high = np.percentile(band, (0.1, 50, 99.9))
+    return float(high - median), float(median - low)
+
+
+def decide_polarity(native: np.ndarray, *, polarity: str = "auto", runner=None,
+                    threshold: float = 0.5, min_distance_px: int = 2,
+                    normalized_bright: np.ndarray | None = None) -> PolarityDecision:
+    """Choose 'bright' or 'dark' labels for an image at the network's native pixel size.
+
+    Parameters
+    ----------
+    native : ndarray, shape (H, W)
+        The image at the model's native pixel size (raw values, any gain and offset).
+    polarity : {'auto', 'bright', 'dark'}
+        Anything but 'auto' is returned as given.
+    runner : her2net.detect.inference.Runner, optional
+        The network; without it only the skewness is used.
+    threshold : float
+        Detection threshold used to count confident peaks.
+    min_distance_px : int
+        Minimum peak distance in native pixels.
+    normalized_bright : ndarray, optional
+        ``normalize_image(native, polarity='bright')`` when the caller already has it.
+
+    Returns
+    -------
+    PolarityDecision
+    """
+    check_polarity(polarity)
+    if polarity != "auto":
+        return PolarityDecision(polarity, "given")
+    if runner is not None:
+        from her2net.model.preprocess import normalize_image
+
+        if normalized_bright is None:
+            normalized_bright = normalize_image(native, polarity="bright")
+        bright, dark = _network_scores(normalized_bright, runner, threshold=threshold,
+                                       min_distance_px=min_distance_px)
+        if max(bright, dark) > 0 and max(bright, dark) >= _CLEAR_RATIO * min(bright, dark):
+            return PolarityDecision("bright" if bright >= dark else "dark", "network", bright, dark)
+    up, down = _skewness_scores(native)
+    return PolarityDecision("bright" if up >= down else "dark", "skewness", up, down)
