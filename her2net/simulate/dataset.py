@@ -136,9 +136,15 @@ def _loguniform(rng, lo, hi):
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def _absent_cells(cfg: DatasetConfig) -> set:
+    """The cells without dimers: exactly round(fraction * cells) of them, chosen by the seed."""
+    rng = np.random.default_rng([int(cfg.seed), 0x0AB5E7])
+    return set(rng.permutation(cfg.cells)[: int(round(cfg.dimer_absent_fraction * cfg.cells))].tolist())
+
+
 def _draw_cell(rng, cfg: DatasetConfig, cell_index: int) -> dict:
     """Per-cell parameters (geometry, biology, pixel size)."""
-    absent = bool(rng.random() < cfg.dimer_absent_fraction)
+    absent = cell_index in _absent_cells(cfg)
     dimer = cfg.dimer_fraction if cfg.dimer_fraction is not None else rng.uniform(*cfg.dimer_fraction_range)
     cluster = rng.uniform(*cfg.cluster_fraction_range)
     px = cfg.pixel_size_nm if cfg.pixel_size_nm is not None else round(_loguniform(rng, *cfg.pixel_size_range_nm), 4)
@@ -305,7 +311,7 @@ def simulate_dataset(out_dir, *, cells: int, images_per_cell: int, size_px: int,
     dimer_fraction : float, optional
         Fixed fraction of receptors in dimers per cell; otherwise drawn from ``dimer_fraction_range``.
     dimer_absent_fraction : float
-        Fraction of cells with no dimers or clusters at all.
+        Fraction of cells with no dimers or clusters at all (``round(fraction * cells)`` cells).
     labeling_efficiency : float
         Probability that a receptor is labelled.
     seed : int

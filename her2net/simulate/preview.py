@@ -25,7 +25,7 @@ def write_preview(root: Path, manifest: pd.DataFrame, truth: pd.DataFrame, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from her2net.io import read_image
+    import tifffile
 
     rows = manifest.head(max_images)
     n = len(rows)
@@ -35,8 +35,9 @@ def write_preview(root: Path, manifest: pd.DataFrame, truth: pd.DataFrame, path:
     for ax in axes.ravel():
         ax.axis("off")
     for ax, (_, row) in zip(axes.ravel(), rows.iterrows()):
-        image = read_image(Path(root) / row["image"]).data
-        mask = read_image(Path(root) / row["mask"]).data
+        # tifffile directly: read_image rightly refuses constant images, and a mask can be constant.
+        image = tifffile.imread(Path(root) / row["image"]).astype(np.float32)
+        mask = tifffile.imread(Path(root) / row["mask"]).astype(np.float32)
         lo, hi = np.percentile(image, [1, 99.5])
         ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         w = image.shape[1]

@@ -66,3 +66,24 @@ def test_overrides_are_respected_and_unknown_rejected():
     with pytest.raises(InputError, match="smaller than a pixel"):
         simulate_tile(rng, 64, pixel_size_nm=8.0, label="gold", gold_diameters_nm=(6,))
     assert "dose_e_per_A2" in PARAM_NAMES
+
+
+def test_label_snr_scales_with_sqrt_dose():
+    quiet = dict(pixel_size_nm=1.0, polarity="bright", label="gold", gold_diameters_nm=(12,),
+                 density_per_um2=300, ruffle_fraction=0.0, cell_edge=False, texture=0.0,
+                 thickness_variation=0.0, gradient=0.0, scan_lines=0.0, debris_per_um2=0.0,
+                 salt_per_um2=0.0, particles_per_um2=0.0, read_noise=0.0, tail_weight=0.0)
+    snr = []
+    for dose in (2.0, 8.0, 32.0):
+        image, points, meta = simulate_tile(np.random.default_rng(21), 256, dose_e_per_A2=dose, **quiet)
+        h, w = image.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        near = np.zeros(image.shape, dtype=bool)
+        for x, y in points:
+            near |= (xx - x) ** 2 + (yy - y) ** 2 <= 12**2
+        background = image[~near]
+        centre = image[np.rint(points[:, 1]).astype(int).clip(0, h - 1), np.rint(points[:, 0]).astype(int).clip(0, w - 1)]
+        snr.append((centre.mean() - background.mean()) / background.std())
+        assert meta["dose_e_per_A2"] == dose
+    ratios = np.array(snr[1:]) / np.array(snr[:-1])
+    assert np.allclose(ratios, 2.0, rtol=0.12), (snr, ratios)
