@@ -72,8 +72,9 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
         return
     x, y = _uniform_points(rng, n, layer.shape, 0.0)
     h, w = layer.shape
-    inside = mask[np.clip(np.rint(y).astype(int), 0, h - 1), np.clip(np.rint(x).astype(int), 0, w - 1)] > 0.5
-    x, y = x[inside], y[inside]
+    if mask is not None:
+        inside = mask[np.clip(np.rint(y).astype(int), 0, h - 1), np.clip(np.rint(x).astype(int), 0, w - 1)] > 0.5
+        x, y = x[inside], y[inside]
     n = x.size
     if n == 0:
         return

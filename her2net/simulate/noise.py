@@ -51,19 +51,23 @@ def record(rng: np.random.Generator, signal: np.ndarray, p: dict, *, n0: float,
     numpy.ndarray
         float32 raw values ``gain * electrons + offset``.
     """
-    lam = n0 * signal
-    # Poisson counts: exact below 50 electrons, the Gaussian limit above (much faster).
-    counts = lam + np.sqrt(lam) * rng.standard_normal(lam.shape)
-    low = lam < 50
+    lam = (n0 * signal).astype(np.float32)
+    # Poisson counts: exact below 30 electrons, the Gaussian limit above (much faster).
+    counts = rng.standard_normal(lam.shape, dtype=np.float32)
+    counts *= np.sqrt(lam)
+    counts += lam
+    low = lam < 30
     if low.any():
         counts[low] = rng.poisson(lam[low])
     sigma_bg = np.sqrt(n0 * background)
     if p["read_noise"] > 0:
-        counts += rng.normal(0.0, p["read_noise"] * sigma_bg, counts.shape)
+        counts += rng.standard_normal(counts.shape, dtype=np.float32) * np.float32(p["read_noise"] * sigma_bg)
     if p["scan_lines"] > 0:
         h = counts.shape[0]
-        counts *= 1 + 0.02 * p["scan_lines"] * rng.standard_normal(h)[:, None]
-        counts += rng.normal(0.0, p["scan_lines"] * sigma_bg, h)[:, None]
+        counts *= (1 + 0.005 * p["scan_lines"] * rng.standard_normal(h, dtype=np.float32))[:, None]
+        counts += (rng.standard_normal(h, dtype=np.float32) * np.float32(p["scan_lines"] * sigma_bg))[:, None]
     if p["camera_blur_px"] > 0:
         counts = ndimage.gaussian_filter(counts, p["camera_blur_px"], mode="nearest")
-    return (p["gain"] * counts + p["offset"]).astype(np.float32)
+    counts *= np.float32(p["gain"])
+    counts += np.float32(p["offset"])
+    return counts

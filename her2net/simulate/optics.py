@@ -11,7 +11,8 @@ __all__ = ["psf_transfer", "blur_with_texture"]
 
 
 def psf_transfer(f2: np.ndarray, p: dict) -> np.ndarray:
-    """Transfer function of the probe/PSF for parameters ``p`` on the frequency grid ``f2``.
+    """Transfer function of the probe/PSF for parameters ``p`` on the frequency grid ``f2``
+    (the pair returned by :func:`~her2net.simulate.fields.radial_frequency_sq`).
 
     A Gaussian core (``blur_sigma_nm``), a broad tail (``tail_weight``, ``tail_sigma_nm``: beam
     broadening in the liquid, probe tails) and, for bright-field images, a Fresnel halo
@@ -19,8 +20,10 @@ def psf_transfer(f2: np.ndarray, p: dict) -> np.ndarray:
     """
     px = p["pixel_size_nm"]
     sigma = p["blur_sigma_nm"] / px
-    core = gaussian_transfer(f2, sigma)
-    h = (1 - p["tail_weight"]) * core + p["tail_weight"] * gaussian_transfer(f2, p["tail_sigma_nm"] / px)
+    h = gaussian_transfer(f2, sigma)
+    if p["tail_weight"] > 0:
+        h *= np.float32(1 - p["tail_weight"])
+        h += np.float32(p["tail_weight"]) * gaussian_transfer(f2, p["tail_sigma_nm"] / px)
     if p["halo"] > 0:
         wide = gaussian_transfer(f2, sigma * p["halo_sigma_factor"] + 0.5)
         h = h * (1 + p["halo"]) - p["halo"] * wide
@@ -36,7 +39,7 @@ def blur_with_texture(rng: np.random.Generator, sharp: np.ndarray, p: dict, *,
     """
     shape = sharp.shape
     f2 = radial_frequency_sq(shape)
-    spec = sfft.rfft2(sharp, workers=1)
+    spec = sfft.rfft2(sharp.astype(np.float32, copy=False), workers=1)
     spec *= psf_transfer(f2, p)
     if texture_std > 0:
         # Capped so that a texture is never made of a handful of axis-aligned Fourier modes
@@ -45,6 +48,8 @@ def blur_with_texture(rng: np.random.Generator, sharp: np.ndarray, p: dict, *,
         # White noise of unit variance has rfft2 coefficients of variance H*W; a Gaussian filter of
         # sd sigma leaves a variance of 1 / (4 pi sigma^2).
         scale = texture_std * 2 * np.sqrt(np.pi) * sigma * np.sqrt(shape[0] * shape[1] / 2)
-        noise = rng.standard_normal(f2.shape) + 1j * rng.standard_normal(f2.shape)
-        spec += noise * (scale * gaussian_transfer(f2, sigma))
+        grid = (f2[0].shape[0], f2[1].shape[1])
+        filt = gaussian_transfer(f2, sigma) * np.float32(scale)
+        spec.real += rng.standard_normal(grid, dtype=np.float32) * filt
+        spec.imag += rng.standard_normal(grid, dtype=np.float32) * filt
     return sfft.irfft2(spec, s=shape, workers=1)

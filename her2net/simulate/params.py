@@ -64,7 +64,7 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     # Signal: matched-filter SNR of the faintest label type against the background shot noise
     # (the peak SNR times the square root of the label's effective area in pixels); sets the dose
     # unless the dose is given. About 4 is the limit of reliable detection.
-    put("matched_snr", lambda: _loguniform(rng, 2.0, 8.0) if rng.random() < 0.45 else _loguniform(rng, 8.0, 80.0))
+    put("matched_snr", lambda: _loguniform(rng, 2.5, 8.0) if rng.random() < 0.45 else _loguniform(rng, 8.0, 80.0))
     put("dose_e_per_A2", lambda: None)
     put("blur_sigma_nm", lambda: _loguniform(rng, 0.3, 1.5) if dark else _loguniform(rng, 0.4, 2.5))
     put("tail_weight", lambda: _sometimes(rng, 0.5, lambda: rng.uniform(0.02, 0.3)))
@@ -73,7 +73,7 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("halo_sigma_factor", lambda: rng.uniform(1.5, 4.0))
     # Background: ADF scattered fraction (bright) or transmitted fraction (dark).
     # Bright: as a multiple of the label's scattered fraction; dark: transmitted fraction.
-    put("background_level", lambda: rng.uniform(0.3, 0.95) if dark else _loguniform(rng, 0.3, 10.0))
+    put("background_level", lambda: rng.uniform(0.3, 0.95) if dark else _loguniform(rng, 0.3, 5.0))
     # Bright, when the dose is drawn: at least this many background electrons per pixel (the
     # background is raised, and the dose with it, to keep the label SNR).
     put("min_background_counts", lambda: _loguniform(rng, 0.2, 20.0))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from her2net.simulate.fields import background_base as _base
+
 __all__ = ["adf_signal"]
 
 
@@ -25,9 +27,8 @@ def adf_signal(blurred_objects: np.ndarray, maps: dict, p: dict) -> tuple[np.nda
     p : dict
         Simulation parameters.
     """
-    bg = p["background_level"]
-    base = 1 + p["thickness_variation"] * maps["thickness"] + p["gradient"] * maps["ramp"]
-    base = base + p["ruffle_contrast"] * maps["ruffle"]
-    base = base * (p["outside_factor"] + (1 - p["outside_factor"]) * maps["mask"])
-    signal = bg * np.clip(base, 0.05, None) + blurred_objects
-    return np.clip(signal, 1e-6, None), bg
+    base = _base(maps, p, ruffle_sign=1.0)
+    base *= np.float32(p["background_level"])
+    base += blurred_objects
+    signal = base
+    return np.maximum(signal, np.float32(1e-6), out=signal), p["background_level"]

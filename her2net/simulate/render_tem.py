@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from her2net.simulate.fields import background_base as _base
+
 __all__ = ["bf_signal"]
 
 
@@ -18,10 +20,9 @@ def bf_signal(blurred_objects: np.ndarray, maps: dict, p: dict) -> tuple[np.ndar
 
     See :func:`her2net.simulate.render_stem.adf_signal` for the arguments.
     """
-    t = p["background_level"]
-    base = 1 + p["thickness_variation"] * maps["thickness"] + p["gradient"] * maps["ramp"]
-    base = base - p["ruffle_contrast"] * maps["ruffle"]
-    base = base * (p["outside_factor"] + (1 - p["outside_factor"]) * maps["mask"])
-    trans = np.clip(t * base, 0.02, 0.995)
-    signal = trans * (1 - blurred_objects)
-    return np.clip(signal, 1e-6, None), t
+    trans = _base(maps, p, ruffle_sign=-1.0)
+    trans *= np.float32(p["background_level"])
+    np.clip(trans, 0.02, 0.995, out=trans)
+    trans *= 1 - blurred_objects
+    signal = trans
+    return np.maximum(signal, np.float32(1e-6), out=signal), p["background_level"]

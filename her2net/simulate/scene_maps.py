@@ -35,8 +35,8 @@ def tile_maps(rng: np.random.Generator, shape: tuple[int, int], p: dict, *, marg
         Codes 0 (outside the cell), 1 (flat), 2 (ruffles) on 2-pixel cells covering the image plus
         ``margin_px`` on each side, in nm with x_nm = x_px * pixel_size_nm.
     maps : dict
-        Full-size ``mask`` and ``ruffle`` (soft, 0..1), ``thickness`` (unit sd), ``ramp``,
-        ``membranes`` (or None).
+        Full-size ``mask`` and ``ruffle`` (soft, 0..1; None for no edge / no ruffles),
+        ``thickness`` (unit sd), ``ramp``, ``membranes`` (or None).
     """
     px = p["pixel_size_nm"]
     h, w = shape
@@ -71,9 +71,13 @@ def tile_maps(rng: np.random.Generator, shape: tuple[int, int], p: dict, *, marg
     regions = RegionMap(codes, cell_nm=_FINE_PX * px, x0_nm=origin * px, y0_nm=origin * px)
 
     rows, cols = np.arange(h, dtype=float), np.arange(w, dtype=float)
-    mask = np.clip(0.5 - at(edge, rows, cols) / 1.5, 0, 1)
-    ruffle_soft = np.clip((at(ruffle, rows, cols) - threshold) / 0.3 + 0.5, 0, 1) * mask if np.isfinite(threshold) \
-        else np.zeros(shape)
+    # None stands for "everywhere inside" / "no ruffles" (saves full-size arrays).
+    mask = np.clip(0.5 - at(edge, rows, cols) / 1.5, 0, 1) if p["cell_edge"] else None
+    ruffle_soft = None
+    if np.isfinite(threshold):
+        ruffle_soft = np.clip((at(ruffle, rows, cols) - threshold) / 0.3 + 0.5, 0, 1)
+        if mask is not None:
+            ruffle_soft *= mask
     maps = {
         "mask": mask,
         "ruffle": ruffle_soft,

@@ -77,7 +77,9 @@ def splat(
     x, y, a, b, angle, amp, k, reach = (v[keep] for v in (x, y, a, b, angle, amp, k, reach))
     half = np.ceil(reach + 0.5).astype(int)
     # Buckets of similar patch size keep the padding small.
-    bucket = np.where(half <= 4, half, 2 ** np.ceil(np.log2(half)).astype(int))
+    # At most ~25 % larger than needed: steps of 2**(floor(log2(half)) - 2).
+    step = 2 ** np.maximum(np.floor(np.log2(np.maximum(half, 1))).astype(int) - 2, 0)
+    bucket = (np.ceil(half / step) * step).astype(int)
     ss_all = _supersample_for(2 * np.minimum(a, b), bucket)
     flat_image = image.reshape(-1)
     for hb in np.unique(bucket):
