@@ -31,16 +31,22 @@ def psf_transfer(f2: np.ndarray, p: dict) -> np.ndarray:
 
 
 def blur_with_texture(rng: np.random.Generator, sharp: np.ndarray, p: dict, *,
-                      texture_std: float) -> np.ndarray:
-    """Convolve ``sharp`` with the PSF and add a Gaussian-correlated texture, in one FFT pair.
+                      texture_std: float, deep: np.ndarray | None = None) -> np.ndarray:
+    """Convolve ``sharp`` with the PSF and add a Gaussian-correlated texture, in one inverse FFT.
 
     The texture has standard deviation ``texture_std`` and correlation length
     ``texture_scale_nm`` (a realisation of filtered white noise synthesised in Fourier space).
+    ``deep`` (optional) is a second object layer blurred by the PSF and, in addition, by beam
+    broadening (a Gaussian of sd ``broadening_nm``).
     """
     shape = sharp.shape
     f2 = radial_frequency_sq(shape)
+    h = psf_transfer(f2, p)
     spec = sfft.rfft2(sharp.astype(np.float32, copy=False), workers=1)
-    spec *= psf_transfer(f2, p)
+    spec *= h
+    if deep is not None:
+        extra = gaussian_transfer(f2, p["broadening_nm"] / p["pixel_size_nm"])
+        spec += sfft.rfft2(deep.astype(np.float32, copy=False), workers=1) * (h * extra)
     if texture_std > 0:
         # Capped so that a texture is never made of a handful of axis-aligned Fourier modes
         # (larger scales come from the non-periodic coarse thickness field).

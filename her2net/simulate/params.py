@@ -67,6 +67,10 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("matched_snr", lambda: _loguniform(rng, 2.5, 8.0) if rng.random() < 0.45 else _loguniform(rng, 8.0, 80.0))
     put("dose_e_per_A2", lambda: None)
     put("blur_sigma_nm", lambda: _loguniform(rng, 0.3, 1.5) if dark else _loguniform(rng, 0.4, 2.5))
+    # Beam broadening in the liquid: a fraction of labels sits deeper (e.g. on the lower membrane)
+    # and is blurred by an extra Gaussian of this sd.
+    put("deep_fraction", lambda: _sometimes(rng, 0.5, lambda: rng.uniform(0.1, 0.5)) if not dark else 0.0)
+    put("broadening_nm", lambda: rng.uniform(0.5, 3.0))
     put("tail_weight", lambda: _sometimes(rng, 0.5, lambda: rng.uniform(0.02, 0.3)))
     put("tail_sigma_nm", lambda: rng.uniform(3, 15))
     put("halo", lambda: _sometimes(rng, 0.4, lambda: rng.uniform(0.05, 0.35)) if dark else 0.0)

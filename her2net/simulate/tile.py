@@ -101,8 +101,18 @@ def render_scene(rng, shape, q, labels_px, *, maps):
     """
     layer = np.zeros(shape)
     mfp = np.where(labels_px["label"] == "qd", q["gold_mfp_nm"] * q["qd_mfp_factor"], q["gold_mfp_nm"])
-    splat(layer, labels_px["x"], labels_px["y"], a=labels_px["a"], b=labels_px["b"],
-          angle=labels_px["angle"], amp=1.0, k=labels_px["thickness_nm"] / mfp)
+    k = labels_px["thickness_nm"] / mfp
+    deep = None
+    if q.get("deep_fraction", 0) > 0:
+        is_deep = rng.random(k.size) < q["deep_fraction"]
+        deep = np.zeros(shape)
+        splat(deep, labels_px["x"][is_deep], labels_px["y"][is_deep], a=labels_px["a"][is_deep],
+              b=labels_px["b"][is_deep], angle=labels_px["angle"][is_deep], amp=1.0, k=k[is_deep])
+        keep = ~is_deep
+    else:
+        keep = np.ones(k.size, dtype=bool)
+    splat(layer, labels_px["x"][keep], labels_px["y"][keep], a=labels_px["a"][keep], b=labels_px["b"][keep],
+          angle=labels_px["angle"][keep], amp=1.0, k=k[keep])
     amp = q["label_amp"]
     clutter.add_debris(rng, layer, q, label_amp=amp)
     clutter.add_salt(rng, layer, q, label_amp=amp)
@@ -111,7 +121,7 @@ def render_scene(rng, shape, q, labels_px, *, maps):
         clutter.add_membranes(layer, maps["membranes"], q, label_amp=amp)
     dark = q["polarity"] == "dark"
     texture_std = q["texture"] * (1.0 if dark else amp)
-    blurred = blur_with_texture(rng, layer, q, texture_std=texture_std)
+    blurred = blur_with_texture(rng, layer, q, texture_std=texture_std, deep=deep)
     signal, _ = (bf_signal if dark else adf_signal)(blurred, maps, q)
     return signal
 
