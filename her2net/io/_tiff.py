@@ -22,7 +22,7 @@ def read_tiff(path: Path):
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
-                raise InputError(f"{path}: TIFF holds no image")
+                raise InputError(f"{path}: cannot read TIFF (it holds no image); the file may be truncated or corrupt")
             series = tif.series[0]
             data = series.asarray()
             axes = series.axes
@@ -64,9 +64,13 @@ def _tiff_pixel_size_nm(tif, page) -> float | None:
 
 
 def _imagej_unit(unit: str) -> str:
+    """ImageJ writes non-ASCII units escaped (``\\u00B5m``, ``\\u00C5``): decode them."""
     unit = str(unit).strip()
-    if unit in ("\\u00B5m", "\\u00b5m"):
-        return "um"
+    if "\\u" in unit:
+        try:
+            unit = unit.encode("ascii").decode("unicode_escape")
+        except (UnicodeError, ValueError):
+            pass
     return unit
 
 

@@ -19,7 +19,6 @@ _NM_PER_UNIT = {
     "um": 1e3,
     "µm": 1e3,
     "μm": 1e3,  # Greek mu
-    "\\u00b5m": 1e3,
     "micron": 1e3,
     "microns": 1e3,
     "micrometer": 1e3,
@@ -52,9 +51,7 @@ def to_nm(value: float, unit: str) -> float | None:
     >>> to_nm(12, "Å")
     1.2
     """
-    key = str(unit).strip().lower().replace("\\", "\\")
-    if key.startswith("\\u00b5"):
-        key = "µ" + key[6:]
+    key = str(unit).strip().lower()
     factor = _NM_PER_UNIT.get(key)
     if factor is None:
         return None
