@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 DESCRIPTION = """\
 Find labels (gold, quantum dots) in micrographs. Writes one CSV row per label: image, x_px, y_px,
@@ -109,6 +110,8 @@ def run_detection(args):
         ``.attrs['sidecar']`` holds the sidecar dict and ``.attrs['failures']`` the
         (image, reason) pairs of skipped images.
 
+    Skipped images are listed on stderr, one line each.
+
     Raises
     ------
     InputError
@@ -144,6 +147,8 @@ def run_detection(args):
     if not result.images:
         raise InputError(result.failures[0][1] + (f" (and {len(result.failures) - 1} more images failed)"
                                                   if len(result.failures) > 1 else ""))
+    for _, message in result.failures:
+        print(f"her2net: skipped: {message}", file=sys.stderr)
     detections = result.detections
     detections.attrs["sidecar"] = _sidecar(args, model, threshold, result)
     detections.attrs["failures"] = list(result.failures)

@@ -104,7 +104,7 @@ def collect_inputs(inputs, *, manifest=None) -> tuple[list[BatchItem], pd.DataFr
         table = read_manifest(manifests[0])
         items = [BatchItem(name=str(row.image), path=Path(row.image_path),
                            pixel_size_nm=float(row.pixel_size_nm), cell=str(row.cell),
-                           mask_path=Path(row.mask_path) if row.mask_path is not None else None)
+                           mask_path=_mask_path(row))
                  for row in table.itertuples(index=False)]
         return items, table
     if not inputs:
@@ -129,6 +129,13 @@ def collect_inputs(inputs, *, manifest=None) -> tuple[list[BatchItem], pd.DataFr
             raise InputError(f"{item.name}: image given twice")
         seen.add(item.name)
     return items, None
+
+
+def _mask_path(row) -> Path | None:
+    value = getattr(row, "mask", None)
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+        return None
+    return Path(row.mask_path)
 
 
 def _read_mask(path: Path, shape) -> np.ndarray:
@@ -241,7 +248,7 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
                 if item.name not in message and str(item.path) not in message:
                     message = f"{item.name}: {message}"
                 failures.append((item.name, message))
-                logger.warning("skipped %s", message)
+                logger.debug("skipped %s", message)
             else:
                 tables.append(table)
                 infos.append(info)
