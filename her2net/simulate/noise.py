@@ -52,11 +52,11 @@ def record(rng: np.random.Generator, signal: np.ndarray, p: dict, *, n0: float,
         float32 raw values ``gain * electrons + offset``.
     """
     lam = (n0 * signal).astype(np.float32)
-    # Poisson counts: exact below 30 electrons, the Gaussian limit above (much faster).
+    # Poisson counts: exact below 10 electrons, the Gaussian limit above (much faster).
     counts = rng.standard_normal(lam.shape, dtype=np.float32)
     counts *= np.sqrt(lam)
     counts += lam
-    low = lam < 30
+    low = lam < 10
     if low.any():
         counts[low] = rng.poisson(lam[low])
     sigma_bg = np.sqrt(n0 * background)
