@@ -83,12 +83,17 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
     amp = sign * label_amp * p["particle_contrast"] * rng.uniform(0.5, 1.5, n)
     amp = amp / -np.expm1(-0.3 if p["specimen"] == "replica" else -0.2)
     if p["specimen"] == "replica":
+        # Metal piles up on the side facing the source (a dark crescent-like cap); behind the
+        # particle no metal lands (a bright shadow). shadow_sign -1 swaps them.
         ang = p["shadow_angle"] + rng.normal(0, 0.05, n)
-        splat(layer, x, y, a=d / 2, b=d / 2 * rng.uniform(0.7, 1.0, n), angle=ang, amp=amp, k=0.3)
+        sign = p.get("shadow_sign", 1.0)
+        cx = x - np.cos(ang) * d * 0.15
+        cy = y - np.sin(ang) * d * 0.15
+        splat(layer, cx, cy, a=d / 2, b=d / 2 * rng.uniform(0.7, 1.0, n), angle=ang, amp=sign * amp, k=0.3)
         length = d * p["shadow_length"]
         sx = x + np.cos(ang) * (d / 2 + length / 2)
         sy = y + np.sin(ang) * (d / 2 + length / 2)
-        splat(layer, sx, sy, a=length / 2 + d / 4, b=d / 2, angle=ang, amp=-0.6 * amp, k=0.3)
+        splat(layer, sx, sy, a=length / 2 + d / 4, b=d / 2, angle=ang, amp=-0.7 * sign * amp, k=0.3)
     else:
         splat(layer, x, y, a=d / 2, b=d / 2 * rng.uniform(0.6, 1.0, n), angle=rng.uniform(0, np.pi, n),
               amp=amp, k=0.2)

@@ -52,7 +52,9 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("gold_diameters_nm", gold_sizes)
     put("size_jitter", lambda: rng.uniform(0.03, 0.10))
     put("qd_fraction", lambda: rng.uniform(0.3, 0.7))
-    put("density_per_um2", lambda: _sometimes(rng, 0.05, lambda: _loguniform(rng, 100, 1500)))
+    # Immunogold on replicas and sections is often sparser than HER2 on whole cells.
+    put("density_per_um2", lambda: _sometimes(rng, 0.05, lambda: _loguniform(rng, 30, 1000) if dark
+                                              else _loguniform(rng, 100, 1500)))
     put("ruffle_fraction", lambda: _sometimes(rng, 0.4, lambda: rng.uniform(0.1, 0.6)))
     put("ruffle_density_factor", lambda: rng.uniform(1.5, 4.0))
     put("dimer_fraction", lambda: _sometimes(rng, 0.2, lambda: rng.uniform(0.05, 0.8)))
@@ -98,7 +100,10 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("salt_per_um2", lambda: _sometimes(rng, 0.6, lambda: _loguniform(rng, 0.2, 5)) if not dark else 0.0)
     put("particles_per_um2", lambda: (_loguniform(rng, 500, 5000) if p["specimen"] == "replica"
                                       else _sometimes(rng, 0.3, lambda: _loguniform(rng, 50, 1500))))
-    put("particle_contrast", lambda: rng.uniform(0.1, 0.6) if dark else rng.uniform(0.05, 0.4))
+    put("particle_contrast", lambda: (rng.uniform(0.15, 0.8) if p["specimen"] == "replica"
+                                      else rng.uniform(0.1, 0.6) if dark else rng.uniform(0.05, 0.4)))
+    # Replica micrographs are printed either way: metal dark (standard) or reversed shadows.
+    put("shadow_sign", lambda: 1.0 if rng.random() < 0.75 else -1.0)
     put("particle_diameter_nm", lambda: rng.uniform(4, 14) if p["specimen"] == "replica" else rng.uniform(6, 30))
     put("shadow_angle", lambda: rng.uniform(0, 2 * np.pi))
     put("shadow_length", lambda: rng.uniform(0.5, 1.5))
