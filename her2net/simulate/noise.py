@@ -70,4 +70,18 @@ def record(rng: np.random.Generator, signal: np.ndarray, p: dict, *, n0: float,
         counts = ndimage.gaussian_filter(counts, p["camera_blur_px"], mode="nearest")
     counts *= np.float32(p["gain"])
     counts += np.float32(p["offset"])
+    if p.get("bit_depth", 0) == 8:
+        counts = _quantise_8bit(rng, counts)
     return counts
+
+
+def _quantise_8bit(rng, image):
+    """An 8-bit export: a random window (clipping up to ~1 % at each end) mapped to 0..255."""
+    sample = image.ravel()[:: max(1, image.size // 8192)]
+    lo = np.quantile(sample, rng.uniform(0.0, 0.01))
+    hi = np.quantile(sample, rng.uniform(0.99, 1.0))
+    if hi <= lo:
+        return image
+    out = (image - lo) * np.float32(255.0 / (hi - lo))
+    np.clip(out, 0, 255, out=out)
+    return np.rint(out, out=out)

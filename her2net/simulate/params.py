@@ -113,6 +113,8 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("gain", lambda: _loguniform(rng, 0.1, 50))
     put("offset", lambda: rng.uniform(0, 3000))
     put("read_noise", lambda: rng.uniform(0, 0.5))
+    # Some images arrive as 8-bit exports, clipped at both ends.
+    put("bit_depth", lambda: 8 if rng.random() < (0.3 if dark else 0.15) else 0)
     put("camera_blur_px", lambda: _sometimes(rng, 0.5, lambda: rng.uniform(0.3, 0.8)) if dark else 0.0)
     return p
 
@@ -136,6 +138,8 @@ def check_params(p: dict) -> None:
         raise InputError("dimer_fraction + cluster_fraction must not exceed 1")
     if p["density_per_um2"] < 0:
         raise InputError(f"density_per_um2: must be >= 0, got {p['density_per_um2']}")
+    if p["bit_depth"] not in (0, 8):
+        raise InputError(f"bit_depth: expected 0 (no quantisation) or 8, got {p['bit_depth']!r}")
     if p["dose_e_per_A2"] is not None and not p["dose_e_per_A2"] > 0:
         raise InputError(f"dose_e_per_A2: must be positive, got {p['dose_e_per_A2']}")
     smallest = min(min(p["gold_diameters_nm"]) if p["label"] != "qd" else np.inf,

@@ -72,7 +72,8 @@ def test_label_snr_scales_with_sqrt_dose():
     quiet = dict(pixel_size_nm=1.0, polarity="bright", label="gold", gold_diameters_nm=(12,),
                  density_per_um2=300, ruffle_fraction=0.0, cell_edge=False, texture=0.0,
                  thickness_variation=0.0, gradient=0.0, scan_lines=0.0, debris_per_um2=0.0,
-                 salt_per_um2=0.0, particles_per_um2=0.0, read_noise=0.0, tail_weight=0.0)
+                 salt_per_um2=0.0, particles_per_um2=0.0, read_noise=0.0, tail_weight=0.0,
+                 deep_fraction=0.0, bit_depth=0)
     snr = []
     for dose in (2.0, 8.0, 32.0):
         image, points, meta = simulate_tile(np.random.default_rng(21), 256, dose_e_per_A2=dose, **quiet)
