@@ -39,14 +39,22 @@ def blur_with_texture(rng: np.random.Generator, sharp: np.ndarray, p: dict, *,
     ``deep`` (optional) is a second object layer blurred by the PSF and, in addition, by beam
     broadening (a Gaussian of sd ``broadening_nm``).
     """
-    shape = sharp.shape
+    image_shape = sharp.shape
+    # Zero padding at the far ends (FFT convolution is circular): what leaves one edge must not
+    # come back in at the opposite one.
+    px = p["pixel_size_nm"]
+    reach = 3 * max(p["blur_sigma_nm"] + (p["broadening_nm"] if deep is not None else 0.0),
+                    p["tail_sigma_nm"] if p["tail_weight"] > 0 else 0.0,
+                    p["blur_sigma_nm"] * p["halo_sigma_factor"] if p["halo"] > 0 else 0.0) / px
+    pad = int(min(np.ceil(reach), 128))
+    shape = tuple(sfft.next_fast_len(n + pad, real=True) for n in image_shape)
     f2 = radial_frequency_sq(shape)
     h = psf_transfer(f2, p)
-    spec = sfft.rfft2(sharp.astype(np.float32, copy=False), workers=1)
+    spec = sfft.rfft2(sharp.astype(np.float32, copy=False), s=shape, workers=1)
     spec *= h
     if deep is not None:
-        extra = gaussian_transfer(f2, p["broadening_nm"] / p["pixel_size_nm"])
-        spec += sfft.rfft2(deep.astype(np.float32, copy=False), workers=1) * (h * extra)
+        extra = gaussian_transfer(f2, p["broadening_nm"] / px)
+        spec += sfft.rfft2(deep.astype(np.float32, copy=False), s=shape, workers=1) * (h * extra)
     if texture_std > 0:
         # Capped so that a texture is never made of a handful of axis-aligned Fourier modes
         # (larger scales come from the non-periodic coarse thickness field).
@@ -58,4 +66,4 @@ def blur_with_texture(rng: np.random.Generator, sharp: np.ndarray, p: dict, *,
         filt = gaussian_transfer(f2, sigma) * np.float32(scale)
         spec.real += rng.standard_normal(grid, dtype=np.float32) * filt
         spec.imag += rng.standard_normal(grid, dtype=np.float32) * filt
-    return sfft.irfft2(spec, s=shape, workers=1)
+    return sfft.irfft2(spec, s=shape, workers=1)[: image_shape[0], : image_shape[1]]

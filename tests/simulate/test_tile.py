@@ -88,3 +88,32 @@ def test_label_snr_scales_with_sqrt_dose():
         assert meta["dose_e_per_A2"] == dose
     ratios = np.array(snr[1:]) / np.array(snr[:-1])
     assert np.allclose(ratios, 2.0, rtol=0.12), (snr, ratios)
+
+
+@pytest.mark.parametrize("polarity", ["bright", "dark"])
+def test_rendered_label_centres_match_points(polarity):
+    """Intensity centroids of isolated labels sit on the reported (x_px, y_px): x = column."""
+    image, points, meta = simulate_tile(
+        np.random.default_rng(5), (200, 240), pixel_size_nm=1.0, polarity=polarity, label="gold",
+        gold_diameters_nm=(10,), density_per_um2=400, dimer_fraction=0.0, cluster_fraction=0.0,
+        ruffle_fraction=0.0, cell_edge=False, dose_e_per_A2=1e5, texture=0.0, gradient=0.0,
+        thickness_variation=0.0, debris_per_um2=0.0, salt_per_um2=0.0, particles_per_um2=0.0,
+        membrane_lines=0.0, scan_lines=0.0, read_noise=0.0, halo=0.0, tail_weight=0.0,
+        deep_fraction=0.0, bit_depth=0, camera_blur_px=0.0, blur_sigma_nm=1.0,
+    )
+    signal = image - np.median(image)
+    if polarity == "dark":
+        signal = -signal
+    h, w = image.shape
+    errors = []
+    for x, y in points:
+        others = np.hypot(points[:, 0] - x, points[:, 1] - y)
+        if np.sort(others)[1] < 20 or not (10 <= x < w - 10 and 10 <= y < h - 10):
+            continue
+        r0, c0 = int(round(y)), int(round(x))
+        win = np.clip(signal[r0 - 8:r0 + 9, c0 - 8:c0 + 9], 0, None)
+        yy, xx = np.mgrid[r0 - 8:r0 + 9, c0 - 8:c0 + 9]
+        errors.append([(win * xx).sum() / win.sum() - x, (win * yy).sum() / win.sum() - y])
+    errors = np.array(errors)
+    assert len(errors) >= 3
+    assert np.abs(errors).max() < 0.15, errors
