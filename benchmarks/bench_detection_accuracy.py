@@ -8,7 +8,7 @@ matching within 4 nm). her2net runs with its checkpoint's calibrated threshold (
 Usage (from the repository root)::
 
     python -m benchmarks.bench_detection_accuracy [--methods trackpy blob_log her2net]
-        [--n-calibration 5] [--n-test 8] [--doses standard 0.3x 0.12x]
+        [--n-calibration 4] [--n-test 6] [--doses standard 0.3x 0.12x]
 
 Rows are stored in ``benchmarks/results/detection_accuracy.csv`` (rows of the methods run replace
 their old rows, so methods can be run one at a time) and the tables printed are built from it.
@@ -117,9 +117,9 @@ def main(argv=None) -> int:
     parser.add_argument("--doses", nargs="+", default=list(DOSES), choices=list(DOSES))
     parser.add_argument("--scenes", nargs="+", default=["randomised", "clean"],
                         choices=["randomised", "clean"])
-    parser.add_argument("--n-calibration", type=int, default=5)
-    parser.add_argument("--n-test", type=int, default=8)
-    parser.add_argument("--fov-nm", type=float, default=320.0)
+    parser.add_argument("--n-calibration", type=int, default=4)
+    parser.add_argument("--n-test", type=int, default=6)
+    parser.add_argument("--fov-nm", type=float, default=256.0)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)

@@ -61,9 +61,10 @@ class Condition:
         return STANDARD_MATCHED_SNR * math.sqrt(DOSES[self.dose])
 
 
-CONDITIONS = tuple(Condition(lab, pol, dose, scene) for scene in ("randomised", "clean")
-                   for dose in DOSES for lab, pol in LABEL_POLARITIES)
-# 'clean' scenes: labels on a smooth background with shot noise and blur only (no debris, salt,
+CONDITIONS = (tuple(Condition(lab, pol, dose) for dose in DOSES for lab, pol in LABEL_POLARITIES)
+              + tuple(Condition(lab, "bright", dose, "clean") for dose in DOSES
+                      for lab in ("gold", "qd")))
+# 'clean' scenes (liquid STEM only): labels on a smooth background with shot noise and blur only (no debris, salt,
 # membrane particles, texture, scan lines, gradients or cell edges), the easy case where classical
 # detectors are at their best; 'randomised' scenes draw all of these over the simulator's ranges.
 CLEAN_OVERRIDES = {"particles_per_um2": 0.0, "debris_per_um2": 0.0, "salt_per_um2": 0.0,
@@ -84,7 +85,7 @@ class Sample:
     metadata: dict
 
 
-def make_set(condition: Condition, *, n_images: int, seed: int, fov_nm: float = 400.0,
+def make_set(condition: Condition, *, n_images: int, seed: int, fov_nm: float = 256.0,
              pixel_size_range_nm=(0.5, 3.0)) -> list[Sample]:
     """Simulate ``n_images`` images of ``condition``, each ``fov_nm`` wide.
 

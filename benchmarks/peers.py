@@ -58,7 +58,7 @@ class Trackpy:
 
     name = "trackpy"
     size_grid = tuple({"diameter_nm": d, "separation": s}
-                      for d in (5.0, 8.0, 12.0, 18.0) for s in ("default", "half"))
+                      for d in (6.0, 9.0, 13.0) for s in ("default", "half"))
     threshold_acts_inside = False
 
     @staticmethod
@@ -167,7 +167,7 @@ def calibrate(method, samples) -> tuple[dict, float]:
     if method.threshold_acts_inside:
         f1 = score(detect_set(method, samples, params, images=images), samples,
                    n_thresholds=2).summary["f1"]
-        for factor in (0.6, 0.8, 1.25, 1.6):
+        for factor in (0.7, 1.4):
             trial = {**params, "threshold": params["threshold"] * factor}
             ev = score(detect_set(method, samples, trial, images=images), samples, n_thresholds=2)
             if ev.summary["f1"] > f1:
