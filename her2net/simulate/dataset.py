@@ -40,7 +40,7 @@ __all__ = ["DatasetConfig", "SimulatedDataset", "simulate_dataset", "simulate_ce
 log = logging.getLogger(__name__)
 
 #: Physics parameters recorded per image in image_truth.csv.
-IMAGE_PARAM_COLUMNS = ("dose_e_per_A2", "matched_snr", "label_snr", "background_level", "blur_sigma_nm",
+IMAGE_PARAM_COLUMNS = ("polarity", "specimen", "label", "dose_e_per_A2", "matched_snr", "label_snr", "background_level", "blur_sigma_nm",
                        "tail_weight", "texture", "gold_mfp_nm", "qd_mfp_factor", "debris_per_um2",
                        "salt_per_um2", "particles_per_um2", "scan_lines", "gain", "offset", "read_noise")
 
