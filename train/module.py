@@ -52,7 +52,8 @@ class DetectorModule(L.LightningModule):
     min_distance_px : int
         Peak suppression distance used in validation and stored with the model.
     init_checkpoint : str, optional
-        Inference checkpoint (``.pt``) to start from (fine-tuning).
+        Inference checkpoint (``.pt``) to start from (fine-tuning); ``"shipped"`` for the
+        checkpoint shipped with her2net. Its architecture replaces ``model_config``.
     """
 
     def __init__(self, *, model_config: dict | None = None, pixel_size_nm: float = 1.0,
@@ -64,13 +65,23 @@ class DetectorModule(L.LightningModule):
         from her2net.model.unet import DEFAULT_MODEL_CONFIG
 
         self.model_config = dict(model_config or DEFAULT_MODEL_CONFIG)
-        self.net = UNet(**self.model_config)
         if init_checkpoint:
+            # Fine-tuning: architecture and native pixel size come from the checkpoint.
             from her2net.model.checkpoint import load_model
 
-            loaded = load_model(init_checkpoint)
+            loaded = load_model(None if init_checkpoint == "shipped" else init_checkpoint)
+            if abs(loaded.pixel_size_nm - pixel_size_nm) > 1e-9:
+                raise ValueError(
+                    f"data.pixel_size_nm {pixel_size_nm} differs from the checkpoint's native "
+                    f"pixel size {loaded.pixel_size_nm} ({loaded.path})"
+                )
+            self.model_config = dict(loaded.metadata["model_config"])
+            self.hparams["model_config"] = self.model_config
+            self.net = UNet(**self.model_config)
             self.net.load_state_dict(loaded.net.state_dict())
-            logger.info("initialised from %s", init_checkpoint)
+            logger.info("initialised from %s", loaded.path)
+        else:
+            self.net = UNet(**self.model_config)
         self.register_buffer("calibrated_threshold", torch.tensor(0.5))
         self._val_outputs = []
         self.best_metrics: dict = {}

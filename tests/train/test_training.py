@@ -1,0 +1,130 @@
+"""Training recipes: a tiny run on CPU, an overfit end-to-end check, export, fine-tuning."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+pytest.importorskip("lightning")
+pytest.importorskip("albumentations")
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from her2net.evaluate import match_points  # noqa: E402
+from her2net.io import write_tiff  # noqa: E402
+from her2net.model import UNet, load_model, save_checkpoint  # noqa: E402
+from her2net.simulate import simulate_tile  # noqa: E402
+from train.cli import run_cli  # noqa: E402
+from train.datasets import to_sample  # noqa: E402
+from train.export import export_checkpoint  # noqa: E402
+from train.module import heatmap_focal_loss  # noqa: E402
+
+
+def _fit(tmp_path, config, *extra):
+    return run_cli(["fit", "--config", str(ROOT / "configs" / config),
+                    "--trainer.default_root_dir", str(tmp_path),
+                    "--trainer.logger.init_args.save_dir", str(tmp_path), *extra])
+
+
+def test_tiny_config_trains_loss_goes_down_and_exports(tmp_path):
+    torch.manual_seed(0)
+    _fit(tmp_path, "tiny.yaml", "--trainer.max_steps", "20", "--data.train_tiles_per_epoch", "40")
+    metrics = pd.read_csv(next(tmp_path.glob("logs/version_*/metrics.csv")))
+    losses = metrics["train_loss_step"].dropna().to_numpy()
+    assert len(losses) >= 16
+    assert losses[-4:].mean() < 0.8 * losses[:4].mean()
+    assert metrics["val_f1"].notna().any()
+
+    last = next(tmp_path.glob("**/last.ckpt"))
+    out = export_checkpoint(last, tmp_path / "tiny.pt", description="tiny test run")
+    model = load_model(out)
+    meta = model.metadata
+    assert meta["model_config"]["channels"] == [8, 16]
+    assert meta["pixel_size_nm"] == 1.0 and 0 < model.threshold < 1
+    assert meta["training_config"]["data"]["tile_px"] == 64
+    for key in ("git_commit", "date", "validation", "data", "her2net_version"):
+        assert key in meta
+
+
+def _overfit_tiles():
+    tiles = []
+    for seed in range(4):
+        image, points, _ = simulate_tile(np.random.default_rng(seed), 96, 1.0, polarity="bright",
+                                         label="gold", gold_diameters_nm=(10.0,), matched_snr=40.0,
+                                         density_per_um2=2500.0, cell_edge=False,
+                                         debris_per_um2=0.0, salt_per_um2=0.0)
+        tiles.append((image, points))
+    return tiles
+
+
+def test_overfit_model_finds_its_labels_through_detect(tmp_path):
+    """End-to-end check that targets, post-processing and coordinates agree."""
+    from her2net.detect import detect
+    from her2net.model.preprocess import normalize_image
+
+    torch.manual_seed(0)
+    tiles = _overfit_tiles()
+    assert sum(len(p) for _, p in tiles) >= 40
+    samples = [to_sample(normalize_image(img), pts, sigma_px=1.5, offset_radius_px=2.0)
+               for img, pts in tiles]
+    batch = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+    net = UNet(channels=[16, 32], space_to_depth=2)
+    optimizer = torch.optim.Adam(net.parameters(), lr=5e-3)
+    for _ in range(150):
+        out = net(batch["image"])
+        mask = batch["offset_mask"]
+        off = ((out[:, 1:3] - batch["offsets"]).abs() * mask).sum() / (2 * mask.sum())
+        loss = heatmap_focal_loss(out[:, :1], batch["heatmap"]) + off
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    path = save_checkpoint(tmp_path / "overfit.pt", net.eval(),
+                           {"model_config": {"channels": [16, 32], "space_to_depth": 2},
+                            "pixel_size_nm": 1.0, "threshold": 0.3})
+    model = load_model(path)
+    tp = fp = fn = 0
+    errors = []
+    for image, truth in tiles:
+        found = detect(image, pixel_size_nm=1.0, model=model, polarity="bright", device="cpu")
+        inside = truth[(truth >= 0).all(1) & (truth <= 95).all(1)]
+        pairs, dist = match_points(found[["x_px", "y_px"]].to_numpy(), inside, tolerance=4.0)
+        tp += len(pairs)
+        fp += len(found) - len(pairs)
+        fn += len(inside) - len(pairs)
+        errors.append(dist)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 > 0.9, (tp, fp, fn)
+    assert np.sqrt(np.mean(np.concatenate(errors) ** 2)) < 1.0  # sub-pixel, no half-pixel shift
+
+
+def test_finetune_from_shipped_checkpoint_on_annotated_folder(tmp_path):
+    images = tmp_path / "annotated"
+    images.mkdir()
+    rows = []
+    for i in range(2):
+        image, points, _ = simulate_tile(np.random.default_rng(100 + i), 96, 1.5, polarity="dark",
+                                         label="gold")
+        name = f"grid{i}.tif"
+        write_tiff(images / name, image.astype(np.float32), pixel_size_nm=1.5)
+        rows += [{"image": name, "x_px": x, "y_px": y, "score": 1.0} for x, y in points]
+    pd.DataFrame(rows).to_csv(tmp_path / "points.csv", index=False)
+    _fit(tmp_path, "finetune.yaml",
+         "--data.annotated.images_dir", str(images),
+         "--data.annotated.points_csv", str(tmp_path / "points.csv"),
+         "--data.annotated.val_images", "[grid1.tif]",
+         "--trainer.max_steps", "3", "--trainer.limit_val_batches", "1",
+         "--trainer.enable_progress_bar", "false",
+         "--data.tile_px", "64", "--data.batch_size", "2", "--data.num_workers", "0",
+         "--data.val_tiles", "4", "--data.train_tiles_per_epoch", "6")
+    last = next(tmp_path.glob("**/last.ckpt"))
+    out = export_checkpoint(last, tmp_path / "tuned.pt")
+    shipped = load_model()
+    tuned = load_model(out)
+    assert tuned.metadata["model_config"] == shipped.metadata["model_config"]
+    changed = [not torch.equal(a, b) for a, b in zip(tuned.net.state_dict().values(),
+                                                     shipped.net.state_dict().values())]
+    assert any(changed)
