@@ -63,7 +63,7 @@ class AnalysisSettings:
     call_threshold: float = 0.10
     pair_search_nm: float = 40.0
     spacing_nm: tuple[float, float] | None = None
-    r_max_nm: float = 100.0
+    r_max_nm: float = 60.0
     r_step_nm: float = 2.0
 
     def check(self) -> "AnalysisSettings":
@@ -167,13 +167,17 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     r_min = 0.75 * min_distance
 
     units = [u for u in cell_units if u.n_labels >= settings.min_labels]
-    likelihoods = {id(u): PairingLikelihood([(p[0], p[1]) for p in u.patterns], r_min_nm=r_min,
+    # Flat membrane and ruffles are separate windows with their own label density, one φ per cell.
+    cell_patterns = {id(u): [(p[0], p[1]) for r in region_units if r.cell == u.cell for p in r.patterns]
+                     for u in units}
+    likelihoods = {id(u): PairingLikelihood(cell_patterns[id(u)], r_min_nm=r_min,
                                             r_max_nm=settings.pair_search_nm) for u in units}
     if settings.spacing_nm is not None:
         mu, sigma = settings.spacing_nm
     else:
-        mu, sigma = fit_spacing(_subsample_for_spacing(list(likelihoods.values())),
-                                start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
+        subset = _spacing_subset([cell_patterns[id(u)] for u in units], likelihoods=[likelihoods[id(u)] for u in units],
+                                 r_min=r_min, r_max=settings.pair_search_nm)
+        mu, sigma = fit_spacing(subset, start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
 
     iterator = list(enumerate(cell_units))
     if progress:
@@ -288,15 +292,34 @@ def _same_windows(region: _Unit, unit: _Unit) -> bool:
         np.array_equal(a[1].mask, b[1].mask) for a, b in zip(region.patterns, unit.patterns))
 
 
-def _subsample_for_spacing(likelihoods, max_labels: int = 40000):
-    """Cells used to fit the shared spacing (all of them unless they hold very many labels)."""
-    order = sorted(likelihoods, key=lambda lik: lik.n_labels)
-    chosen, total = [], 0
-    for lik in order:
-        if total + lik.n_labels > max_labels and chosen:
-            break
-        chosen.append(lik)
-        total += lik.n_labels
+def _spacing_subset(patterns_per_cell, *, likelihoods, r_min, r_max, max_labels: int = 20000,
+                    per_cell: int = 2000):
+    """Likelihoods used to fit the shared dimer spacing, at most ``max_labels`` labels in all.
+
+    Every cell contributes; a cell with more than its share contributes a band of its windows
+    (the rows of the mask up to the quantile that holds its share of labels).
+    """
+    share = max(per_cell // 3, min(per_cell, max_labels // max(1, len(likelihoods))))
+    chosen = []
+    for patterns, lik in zip(patterns_per_cell, likelihoods):
+        if lik.n_labels <= share:
+            chosen.append(lik)
+            continue
+        keep = share / lik.n_labels
+        cropped = []
+        for points, window in patterns:
+            if len(points) < 2:
+                continue
+            cut_nm = np.quantile(points[:, 1], keep)
+            cut_row = int(np.floor(cut_nm / window.pixel_size_nm + 0.5))
+            mask = window.mask.copy()
+            mask[cut_row:] = False
+            sub = Window(mask, window.pixel_size_nm)
+            inside = sub.contains(points)
+            if inside.sum() >= 2 and sub.area_nm2 > 0:
+                cropped.append((points[inside], sub))
+        if cropped:
+            chosen.append(PairingLikelihood(cropped, r_min_nm=r_min, r_max_nm=r_max))
     return chosen
 
 

@@ -227,21 +227,23 @@ def fit_spacing(likelihoods: list[PairingLikelihood], *, start_nm: tuple[float, 
         sigma = lo_s + (hi_s - lo_s) / (1 + np.exp(-theta[1]))
         return mu, sigma
 
+    grid = _COARSE[::2]
+
     def objective(theta):
         mu, sigma = unpack(theta)
-        return -sum(float(np.max(lik.log_likelihood(_COARSE, mu, sigma))) for lik in likelihoods)
+        return -sum(float(np.max(lik.log_likelihood(grid, mu, sigma))) for lik in likelihoods)
 
     def pack(mu, sigma):
         a = np.clip((mu - r_min) / (r_max - r_min), 1e-3, 1 - 1e-3)
         b = np.clip((sigma - lo_s) / (hi_s - lo_s), 1e-3, 1 - 1e-3)
         return np.array([np.log(a / (1 - a)), np.log(b / (1 - b))])
 
-    best = None
-    for mu0, s0 in (start_nm, (r_min + 0.6 * (r_max - r_min), 4.0)):
-        res = minimize(objective, pack(mu0, s0), method="Nelder-Mead",
-                       options={"xatol": 0.03, "fatol": 0.1, "maxfev": 50})
-        if best is None or res.fun < best.fun:
-            best = res
+    # A coarse grid first (the likelihood can have several local maxima in µ), then Nelder-Mead.
+    starts = [start_nm] + [(r_min + a * (r_max - r_min), s) for a in (0.2, 0.4, 0.6, 0.8) for s in (2.5, 6.0)]
+    values = [objective(pack(*start)) for start in starts]
+    best_start = starts[int(np.argmin(values))]
+    best = minimize(objective, pack(*best_start), method="Nelder-Mead",
+                    options={"xatol": 0.03, "fatol": 0.1, "maxfev": 40})
     mu, sigma = unpack(best.x)
     logger.info("dimer spacing fitted on the pooled cells: %.1f ± %.1f nm", mu, sigma)
     return float(mu), float(sigma)

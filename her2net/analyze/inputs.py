@@ -135,9 +135,22 @@ def image_table(detections: pd.DataFrame, manifest: pd.DataFrame | None, *,
 
 
 def _read_mask(path: Path) -> np.ndarray:
-    from her2net.io import read_image
+    # tifffile directly: read_image refuses constant images, and an all-ones mask is valid.
+    if not path.is_file():
+        raise InputError(f"{path}: no such mask file")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
 
-    data = read_image(path).data
+        try:
+            data = np.squeeze(tifffile.imread(path)).astype(float)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{path}: cannot read the mask ({str(exc).splitlines()[0]})") from None
+        if data.ndim != 2:
+            raise InputError(f"{path}: a mask must be a 2-D image, got shape {data.shape}")
+    else:
+        from her2net.io import read_image
+
+        data = read_image(path).data
     values = np.rint(data)
     if not np.allclose(values, data) or values.min() < 0 or values.max() > 2:
         raise InputError(f"{path}: a mask must hold 0 (outside), 1 (flat) and 2 (ruffles) only")

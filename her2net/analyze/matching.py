@@ -205,16 +205,24 @@ def _bethe_log_partition(pairs: np.ndarray, n_nodes: int, log_w: np.ndarray, ite
     into = csr_matrix((np.ones(2 * n_edges), (dst, np.arange(2 * n_edges))), shape=(n_nodes, 2 * n_edges))
     msg = np.ones_like(wd)
     active = np.arange(wd.shape[1])  # columns (parameter values) still converging
+    w_a, m_a = wd, msg.copy()
+    w_rev = w_a[rev]
     for _ in range(iterations):
-        w_a, m_a = wd[:, active], msg[:, active]
         incoming = into @ (w_a * m_a)  # (n_nodes, A): sum over k of w_ki m[k->i]
-        new = 1.0 / (1.0 + incoming[src] - w_a[rev] * m_a[rev])
-        new = 0.3 * m_a + 0.7 * new
-        delta = np.max(np.abs(new - m_a), axis=0) if new.size else np.zeros(len(active))
-        msg[:, active] = new
-        active = active[delta >= tolerance]
-        if active.size == 0:
-            break
+        new = 1.0 / (1.0 + incoming[src] - w_rev * m_a[rev])
+        new *= 0.7
+        new += 0.3 * m_a
+        delta = np.max(np.abs(new - m_a), axis=0)
+        m_a = new
+        done = delta < tolerance
+        if done.any():
+            msg[:, active[done]] = m_a[:, done]
+            keep = ~done
+            active, w_a, m_a, w_rev = active[keep], w_a[:, keep], m_a[:, keep], w_rev[:, keep]
+            if active.size == 0:
+                break
+    if active.size:
+        msg[:, active] = m_a
     incoming = into @ (wd * msg)
     node_term = np.log1p(incoming).sum(axis=0)
     edge_term = np.log1p(w * msg[:n_edges] * msg[n_edges:]).sum(axis=0)
