@@ -133,8 +133,11 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     del normalized
     points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
     height, width = data.shape
-    points[:, 0] = np.clip(points[:, 0], -0.5, width - 0.5)
-    points[:, 1] = np.clip(points[:, 1], -0.5, height - 0.5)
+    # A label belongs to the image when its centre lies inside it; peaks at the border of labels
+    # centred just outside (their tails are visible) are dropped, not clipped onto the border.
+    inside = ((points[:, 0] >= -0.5) & (points[:, 0] < width - 0.5)
+              & (points[:, 1] >= -0.5) & (points[:, 1] < height - 0.5))
+    points, peaks = points[inside], peaks[inside]
     diameter_nm, intensity = measure_labels(data, points, pixel_size_nm=size_nm,
                                             polarity=decision.polarity)
     table = pd.DataFrame({
@@ -196,7 +199,8 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     batch_size : int, optional
         Tiles per forward pass (default 1 on CPU, 8 on CUDA).
     precision : {'auto', 'float32', 'bfloat16', 'float16'}
-        'auto': float32 on CPU, bfloat16 (or float16) on CUDA.
+        'auto': bfloat16 on CPUs that run it natively (AVX512-BF16/AMX), else float32;
+        bfloat16 (or float16) on CUDA.
 
     Returns
     -------

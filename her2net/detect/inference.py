@@ -2,8 +2,9 @@
 
 Speed measures (see docs/detect.md): ``torch.inference_mode``, channels-last tensors, all CPU
 cores for torch's intra-op threads (unless ``OMP_NUM_THREADS`` says otherwise), batch-norm folded
-into the convolutions, large tiles on CPU (less overlap), batched tiles in bfloat16/float16 on
-CUDA, and peaks found per tile so that no full-size probability map is ever held.
+into the convolutions, bfloat16 on CPUs that run it natively, large tiles on CPU (less overlap),
+batched tiles in bfloat16/float16 on CUDA, and peaks found per tile so that no full-size
+probability map is ever held.
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def _fold_batchnorm(net):
     return net
 
 
+def cpu_has_native_bfloat16() -> bool:
+    """True when oneDNN runs bfloat16 convolutions natively on this CPU (AVX512-BF16 or AMX);
+    elsewhere bfloat16 is emulated and slower than float32."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - torch builds without oneDNN
+        return False
+
+
 class Runner:
     """A network prepared for inference on one device in one precision.
 
@@ -104,7 +116,9 @@ class Runner:
     device : str
         'cpu' or 'cuda[:N]' (already resolved).
     precision : {'auto', 'float32', 'bfloat16', 'float16'}
-        'auto': float32 on CPU; bfloat16 on CUDA (float16 where bfloat16 is not supported).
+        'auto': bfloat16 on CPUs with native bfloat16 support (AVX512-BF16/AMX: about twice as
+        fast as float32), float32 on other CPUs; bfloat16 on CUDA (float16 where bfloat16 is
+        not supported).
     """
 
     def __init__(self, net, *, device: str, precision: str = "auto"):
@@ -118,7 +132,7 @@ class Runner:
             if is_cuda:
                 precision = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
             else:
-                precision = "float32"
+                precision = "bfloat16" if cpu_has_native_bfloat16() else "float32"
         if precision == "float16" and not is_cuda:
             raise InputError("--precision float16 needs --device cuda (use bfloat16 or float32 on CPU)")
         self.precision = precision

@@ -76,6 +76,9 @@ def measure_labels(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
     width = max(1.5, 0.2 * outer)
     half = int(np.ceil(outer))
     offsets = np.arange(-half, half + 1)
+    # The ring is laid on the integer pixel grid around the rounded centre (same for all labels).
+    ring_r2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
+    ring = (ring_r2 >= (outer - width) ** 2) & (ring_r2 <= outer ** 2)
     step = max(64, int(_CHUNK_ELEMENTS // offsets.size ** 2))
     for start in range(0, n, step):
         chunk = points[start:start + step]
@@ -87,8 +90,7 @@ def measure_labels(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
         dy = (cy - chunk[:, 1])[:, None, None] + offsets[None, :, None]
         dx = (cx - chunk[:, 0])[:, None, None] + offsets[None, None, :]
         r2 = dx * dx + dy * dy
-        ring = (r2 >= (outer - width) ** 2) & (r2 <= outer ** 2)
-        background = np.array([np.median(p[m]) for p, m in zip(patch, ring)])
+        background = np.median(patch[:, ring], axis=1)
         signal = sign * (patch - background[:, None, None])
         # Start small (less noise) and let the disk grow to the label.
         radius = np.full(len(chunk), min(outer - width, max(2.0, start_nm / pixel_size_nm)))

@@ -35,7 +35,8 @@ def _run(args, capsys):
 
 
 def _base(checkpoint):
-    return ["--checkpoint", str(checkpoint), "--threshold", "0.01", "--polarity", "bright"]
+    return ["--checkpoint", str(checkpoint), "--threshold", "0.01", "--polarity", "bright",
+            "--precision", "float32"]
 
 
 def test_writes_csv_and_sidecar(images, tmp_path, random_checkpoint, capsys):

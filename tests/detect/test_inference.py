@@ -14,7 +14,7 @@ def _sorted(points):
 
 def test_tiled_maps_equal_untiled_maps_random_unet(random_checkpoint, rng):
     model = load_model(random_checkpoint)
-    runner = get_runner(model.net, device="cpu")
+    runner = get_runner(model.net, device="cpu", precision="float32")
     image = normalize_image(rng.normal(size=(150, 190)).astype(np.float32))
     p_whole, o_whole = predict_maps(image, runner, tile_px=10_000)
     p_tiled, o_tiled = predict_maps(image, runner, tile_px=288, batch_size=3)
@@ -58,7 +58,7 @@ def test_labels_on_tile_borders_found_once(toy_model, rng):
 
 def test_tiled_detections_equal_untiled_with_random_unet(random_checkpoint, rng):
     model = load_model(random_checkpoint)
-    runner = get_runner(model.net, device="cpu")
+    runner = get_runner(model.net, device="cpu", precision="float32")
     image = normalize_image(rng.normal(size=(130, 170)).astype(np.float32))
     p, _ = predict_maps(image, runner, tile_px=10_000)
     threshold = float(np.quantile(p, 0.9))
@@ -87,7 +87,7 @@ def test_unknown_device_and_precision(toy_model):
 def test_bfloat16_close_to_float32(random_checkpoint, rng):
     model = load_model(random_checkpoint)
     image = normalize_image(rng.normal(size=(96, 112)).astype(np.float32))
-    p32, o32 = predict_maps(image, get_runner(model.net, device="cpu"))
+    p32, o32 = predict_maps(image, get_runner(model.net, device="cpu", precision="float32"))
     p16, o16 = predict_maps(image, get_runner(model.net, device="cpu", precision="bfloat16"))
     np.testing.assert_allclose(p16, p32, atol=2e-3)
     np.testing.assert_allclose(o16, o32, atol=0.05)

@@ -46,15 +46,20 @@ class ToyNet(nn.Module):
         self.background = nn.AvgPool2d(15, stride=1, padding=7, count_include_pad=False)
 
     def forward(self, x):
-        smooth = self.conv(x)
-        signal = F.relu(smooth[:, :1] - self.background(smooth[:, :1]))
+        # Computed in float32 whatever precision the runner chose (the toy is not made for
+        # bfloat16 arithmetic); the output is returned in the input's dtype like a real network.
+        dtype = x.dtype
+        x = x.float()
+        weight = self.conv.weight.float()
+        smooth = F.conv2d(x, weight[:1], padding=self.conv.padding)
+        signal = F.relu(smooth - self.background(smooth))
         # Centroid of the background-subtracted image in a 5x5 window around each pixel.
         weights = F.relu(x - self.background(x))
-        parts = F.conv2d(weights, self.conv.weight[1:], padding=self.conv.padding)
+        parts = F.conv2d(weights, weight[1:], padding=self.conv.padding)
         mass = parts[:, :1].clamp_min(1e-6)
         offsets = parts[:, 1:] / mass
         logit = self.gain * (signal - self.level)
-        return torch.cat([logit, offsets], dim=1)
+        return torch.cat([logit, offsets], dim=1).to(dtype)
 
 
 def render_labels(points_xy, shape, *, sigma_px: float = 1.5, amplitude: float = 1.0,
