@@ -126,7 +126,7 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def timing(seed: int, simulations: int) -> dict:
+def timing(seed: int, simulations: int, workers: int = 1) -> dict:
     """One cell of about 20,000 labels at 600 labels/µm² (30% in dimers), full analysis."""
     from her2net.analyze import AnalysisSettings, Window, analyze_cells, dimer_pattern
 
@@ -139,8 +139,9 @@ def timing(seed: int, simulations: int) -> dict:
     detections = pd.DataFrame({"image": "big.tif", "x_px": xy[:, 0] / px, "y_px": xy[:, 1] / px,
                                "x_nm": xy[:, 0], "y_nm": xy[:, 1], "diameter_nm": 10.0})
     start_wall, start_cpu = time.perf_counter(), time.process_time()
-    result = analyze_cells(detections, None, settings=AnalysisSettings(simulations=simulations, seed=seed))
-    return {"n_labels": int(result.cells["n_labels"].iloc[0]), "simulations": simulations,
+    result = analyze_cells(detections, None,
+                           settings=AnalysisSettings(simulations=simulations, seed=seed, workers=workers))
+    return {"workers": workers, "n_labels": int(result.cells["n_labels"].iloc[0]), "simulations": simulations,
             "wall_s": time.perf_counter() - start_wall, "cpu_s": time.process_time() - start_cpu,
             "dimer_fraction": float(result.cells["dimer_fraction"].iloc[0]),
             "true_fraction": pattern.label_dimer_fraction}
@@ -162,7 +163,8 @@ def main(argv=None) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     if args.timing:
-        print(timing(args.seed, 199))
+        for workers in (1, 2):
+            print(timing(args.seed, 199, workers), flush=True)
         return 0
     tables = []
     with tempfile.TemporaryDirectory() as tmp:

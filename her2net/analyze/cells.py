@@ -52,6 +52,8 @@ class AnalysisSettings:
         Fixed mean and sd of the dimer spacing; None fits them on the pooled cells.
     r_max_nm, r_step_nm : float
         Range and bin width of g(r) and L(r) - r.
+    workers : int
+        Processes for the null-model simulations (results do not depend on it).
     """
 
     dimer_distance_nm: float = 30.0
@@ -65,6 +67,7 @@ class AnalysisSettings:
     spacing_nm: tuple[float, float] | None = None
     r_max_nm: float = 60.0
     r_step_nm: float = 2.0
+    workers: int = 1
 
     def check(self) -> "AnalysisSettings":
         """Raise InputError naming the first bad option."""
@@ -78,6 +81,7 @@ class AnalysisSettings:
             ("call_threshold", 0 < self.call_threshold < 1, "must be in (0, 1)"),
             ("pair_search_nm", self.pair_search_nm > 0, "must be > 0"),
             ("r_max_nm", self.r_max_nm > self.r_step_nm > 0, "must exceed r_step_nm > 0"),
+            ("workers", self.workers >= 1, "must be at least 1"),
         ]
         for name, ok, message in checks:
             if not ok:
@@ -326,7 +330,6 @@ def _spacing_subset(patterns_per_cell, *, likelihoods, r_min, r_max, max_labels:
 def _analyze_unit(unit: _Unit, settings, min_distance, r_edges, mu, sigma, r_min, likelihood, *, seed,
                   curves=True):
     """Statistics of one cell or region: observed and simulated pair counts, estimate, call."""
-    rng = np.random.default_rng(list(seed))
     n = unit.n_labels
     area = unit.area_um2
     sizes = [np.bincount(link_groups(p[0], dimer_distance_nm=settings.dimer_distance_nm)) for p in unit.patterns
@@ -342,14 +345,9 @@ def _analyze_unit(unit: _Unit, settings, min_distance, r_edges, mu, sigma, r_min
     if n < settings.min_labels or likelihood is None:
         row.update(empty)
         return row, observed, [], []
-    sims = []
-    for _ in range(settings.simulations):
-        total = None
-        for points, window, _, _ in unit.patterns:
-            fake = hardcore_points(window, len(points), min_distance_nm=min_distance, rng=rng)
-            c = pair_counts(fake, window, r_edges_nm=r_edges, dimer_distance_nm=settings.dimer_distance_nm)
-            total = c if total is None else total + c
-        sims.append(total)
+    sims = _null_counts([(len(p[0]), p[1]) for p in unit.patterns], simulations=settings.simulations,
+                        min_distance=min_distance, r_edges=r_edges, dimer_distance=settings.dimer_distance_nm,
+                        seed=seed, workers=settings.workers)
     random_fraction = np.array([s.paired_fraction for s in sims])
     fit = fit_fraction(likelihood, mu, sigma)
     p = settings.labeling_efficiency
@@ -365,6 +363,54 @@ def _analyze_unit(unit: _Unit, settings, min_distance, r_edges, mu, sigma, r_min
                 "p_value": monte_carlo_p_value(observed.paired_fraction, random_fraction), "call": call})
     curve_rows = _curve_rows("cell", unit.cell, observed, sims, r_edges) if curves else []
     return row, observed, sims, curve_rows
+
+
+_JOB: tuple | None = None  # the null-model job that forked workers inherit
+
+
+def _null_counts(patterns, *, simulations, min_distance, r_edges, dimer_distance, seed, workers):
+    """Pair counts of ``simulations`` hard-core random patterns with each image's label count.
+
+    Simulation k uses the seed ``(*seed, k)``, so results do not depend on ``workers``.
+    """
+    global _JOB
+    job = (patterns, min_distance, r_edges, dimer_distance, tuple(seed))
+    indices = np.arange(simulations)
+    if workers > 1 and simulations >= 4 * workers:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:
+            context = None
+        if context is not None:
+            _JOB = job
+            try:
+                with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                    parts = list(pool.map(_simulate_chunk, np.array_split(indices, workers)))
+            finally:
+                _JOB = None
+            return [c for part in parts for c in part]
+    _JOB = job
+    try:
+        return _simulate_chunk(indices)
+    finally:
+        _JOB = None
+
+
+def _simulate_chunk(indices) -> list[PairCounts]:
+    patterns, min_distance, r_edges, dimer_distance, seed = _JOB
+    out = []
+    for k in indices:
+        rng = np.random.default_rng([*seed, int(k)])
+        total = None
+        for n, window in patterns:
+            fake = hardcore_points(window, n, min_distance_nm=min_distance, rng=rng)
+            c = pair_counts(fake, window, r_edges_nm=r_edges, dimer_distance_nm=dimer_distance)
+            total = c if total is None else total + c
+        out.append(total)
+    return out
 
 
 def _counts(patterns, r_edges, dimer_distance_nm) -> PairCounts:

@@ -64,21 +64,34 @@ def pair_counts(points_nm: np.ndarray, window: Window, *, r_edges_nm: np.ndarray
     dimer_distance_nm : float
         Linking distance for the paired-label count.
     """
+    from scipy.spatial import cKDTree
+
     points_nm = np.asarray(points_nm, dtype=float).reshape(-1, 2)
+    r_edges_nm = np.asarray(r_edges_nm, dtype=float)
     n = len(points_nm)
     r_max = max(float(r_edges_nm[-1]), dimer_distance_nm)
-    pairs, dist = close_pairs(points_nm, r_max)
     numerator = np.zeros(len(r_edges_nm) - 1)
     paired = 0
+    if n < 2:
+        return PairCounts(numerator, 0.0, 0, n)
+    pairs = cKDTree(points_nm).query_pairs(r_max, output_type="ndarray")
     if len(pairs):
-        close = dist < dimer_distance_nm
-        if close.any():
-            paired = int(np.unique(pairs[close]).size)
+        delta = points_nm[pairs[:, 0]] - points_nm[pairs[:, 1]]
+        dist = np.sqrt(np.einsum("ij,ij->i", delta, delta))
+        close = pairs[dist < dimer_distance_nm]
+        if len(close):
+            flag = np.zeros(n, dtype=bool)
+            flag[close.ravel()] = True
+            paired = int(flag.sum())
         in_range = dist < r_edges_nm[-1]
-        delta = points_nm[pairs[in_range, 0]] - points_nm[pairs[in_range, 1]]
+        delta, dist = delta[in_range], dist[in_range]
         gamma = window.covariance_at(delta, float(r_edges_nm[-1]))
         weight = np.where(gamma > 0, 2 * window.area_nm2**2 / np.maximum(gamma, 1e-300), 0.0)
-        bins = np.searchsorted(r_edges_nm, dist[in_range], side="right") - 1
+        steps = np.diff(r_edges_nm)
+        if np.allclose(steps, steps[0]) and r_edges_nm[0] == 0:
+            bins = np.minimum((dist / steps[0]).astype(np.int64), len(numerator) - 1)
+        else:
+            bins = np.searchsorted(r_edges_nm, dist, side="right") - 1
         numerator = np.bincount(bins, weights=weight, minlength=len(numerator))[: len(numerator)]
     return PairCounts(numerator, float(n * (n - 1)), paired, n)
 

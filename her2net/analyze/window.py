@@ -117,9 +117,10 @@ class Window:
         """γ_W at displacements ``delta_nm`` (M, 2) as (dx_nm, dy_nm), nearest lag pixel."""
         gamma = self.set_covariance(max_lag_nm)
         lag_px = (gamma.shape[0] - 1) // 2
-        dx = np.clip(np.rint(delta_nm[:, 0] / self.pixel_size_nm).astype(np.int64), -lag_px, lag_px)
-        dy = np.clip(np.rint(delta_nm[:, 1] / self.pixel_size_nm).astype(np.int64), -lag_px, lag_px)
-        return gamma[dy + lag_px, dx + lag_px]
+        index = np.rint(delta_nm / self.pixel_size_nm).astype(np.int64)
+        np.clip(index, -lag_px, lag_px, out=index)
+        index += lag_px
+        return gamma.ravel()[index[:, 1] * gamma.shape[1] + index[:, 0]]
 
     def isotropic_covariance(self, radii_nm: np.ndarray, *, n_angles: int = 64) -> np.ndarray:
         """Angular mean of γ_W at each radius (nm²): ∫_W P(x + r·u ∈ W) dx over directions u."""

@@ -80,3 +80,16 @@ def test_exact_pairing_sum_matches_brute_force_and_bethe_is_close():
     bethe = log_partition(build_components(10, pairs, max_matchings=1), log_w[:, None])[0]
     assert bethe == pytest.approx(exact, abs=0.1)
     assert bethe != exact
+
+
+def test_null_simulations_do_not_depend_on_the_number_of_workers():
+    from her2net.analyze.cells import _null_counts
+
+    window = Window(np.ones((100, 100), bool), pixel_size_nm=2.0)
+    edges = np.arange(0, 42, 2.0)
+    kwargs = dict(simulations=8, min_distance=10.0, r_edges=edges, dimer_distance=30.0, seed=(0, 1, 0))
+    one = _null_counts([(40, window)], workers=1, **kwargs)
+    two = _null_counts([(40, window)], workers=2, **kwargs)
+    assert [c.paired_labels for c in one] == [c.paired_labels for c in two]
+    assert np.allclose(np.array([c.numerator for c in one]), np.array([c.numerator for c in two]))
+    assert len({c.paired_labels for c in one}) > 1  # the simulations differ from each other
