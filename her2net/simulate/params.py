@@ -95,6 +95,11 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     # Label contrast: mean free path for scattering into the detector (or out of the aperture).
     put("gold_mfp_nm", lambda: _loguniform(rng, 4, 20) if dark else _loguniform(rng, 15, 100))
     put("qd_mfp_factor", lambda: rng.uniform(2.5, 5.0))
+    # Label-to-label contrast variation (diffraction contrast of gold crystals in BF, QD
+    # brightness in ADF): each label's amplitude is scaled by 1 - amp_jitter * U(0, 1).
+    put("amp_jitter", lambda: rng.uniform(0, 0.35) if dark else rng.uniform(0, 0.15))
+    # Gold colloids are not perfect spheres: in-plane aspect ratio up to this value.
+    put("gold_aspect", lambda: rng.uniform(1.0, 1.15))
     # Things that are not labels.
     put("debris_per_um2", lambda: _sometimes(rng, 0.4, lambda: _loguniform(rng, 0.5, 20)))
     put("salt_per_um2", lambda: _sometimes(rng, 0.6, lambda: _loguniform(rng, 0.2, 5)) if not dark else 0.0)

@@ -102,17 +102,21 @@ def render_scene(rng, shape, q, labels_px, *, maps):
     layer = np.zeros(shape)
     mfp = np.where(labels_px["label"] == "qd", q["gold_mfp_nm"] * q["qd_mfp_factor"], q["gold_mfp_nm"])
     k = labels_px["thickness_nm"] / mfp
+    n = k.size
+    amp_each = 1.0 - q.get("amp_jitter", 0.0) * rng.random(n)
+    b_each = np.where(labels_px["label"] == "gold",
+                      labels_px["b"] / rng.uniform(1.0, q.get("gold_aspect", 1.0), n), labels_px["b"])
     deep = None
     if q.get("deep_fraction", 0) > 0:
         is_deep = rng.random(k.size) < q["deep_fraction"]
         deep = np.zeros(shape)
         splat(deep, labels_px["x"][is_deep], labels_px["y"][is_deep], a=labels_px["a"][is_deep],
-              b=labels_px["b"][is_deep], angle=labels_px["angle"][is_deep], amp=1.0, k=k[is_deep])
+              b=b_each[is_deep], angle=labels_px["angle"][is_deep], amp=amp_each[is_deep], k=k[is_deep])
         keep = ~is_deep
     else:
         keep = np.ones(k.size, dtype=bool)
-    splat(layer, labels_px["x"][keep], labels_px["y"][keep], a=labels_px["a"][keep], b=labels_px["b"][keep],
-          angle=labels_px["angle"][keep], amp=1.0, k=k[keep])
+    splat(layer, labels_px["x"][keep], labels_px["y"][keep], a=labels_px["a"][keep], b=b_each[keep],
+          angle=labels_px["angle"][keep], amp=amp_each[keep], k=k[keep])
     amp = q["label_amp"]
     clutter.add_debris(rng, layer, q, label_amp=amp)
     clutter.add_salt(rng, layer, q, label_amp=amp)
