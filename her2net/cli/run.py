@@ -53,10 +53,22 @@ def run(args) -> int:
     from her2net.cli.analyze import settings_from_args
 
     settings_from_args(args)
-    detections = check_detections(run_detection(args), source="detections")
+    if getattr(args, "manifest", None) is None and len(args.inputs) == 1 and str(args.inputs[0]).lower().endswith(".csv"):
+        args.manifest = args.inputs[0]  # INPUT was the manifest itself
+    raw = run_detection(args)
+    sidecar = dict(raw.attrs.get("sidecar", {}))
+    detections = check_detections(raw, source="detections")
 
     def write_detections(path):
         detections.to_csv(path, index=False, float_format="%.6g")
 
-    return run_analysis(detections, args, out_dir=args.out, source="detections",
-                        extra_files={"detections.csv": write_detections})
+    def write_sidecar(path):
+        import json
+
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(sidecar, handle, indent=2, default=str)
+
+    extra = {"detections.csv": write_detections}
+    if sidecar:
+        extra["detections.json"] = write_sidecar
+    return run_analysis(detections, args, out_dir=args.out, source="detections", extra_files=extra)

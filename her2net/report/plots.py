@@ -51,6 +51,9 @@ def histogram_png(cells: pd.DataFrame, *, threshold: float) -> bytes:
     ax.text(threshold, ax.get_ylim()[1] * 0.97, f" threshold {threshold:g}", va="top", fontsize=8)
     ax.set_xlabel("dimer fraction (fraction of receptors in dimers, chance pairs removed)")
     ax.set_ylabel("cells")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0, 1)
     ax.legend(frameon=False, fontsize=8, title="call", title_fontsize=8)
     ax.set_title("Dimer fraction per cell (dimer-depleted subpopulation shaded)", fontsize=10)
@@ -132,7 +135,8 @@ def overlay_png(labels: pd.DataFrame, *, region_map: np.ndarray, pixel_size_nm: 
     bar_nm = 100.0
     ax.plot([x0 + 0.05 * (x1 - x0), x0 + 0.05 * (x1 - x0) + bar_nm / pixel_size_nm],
             [y1 - 0.05 * (y1 - y0)] * 2, color="k", lw=3)
-    ax.text(x0 + 0.05 * (x1 - x0), y1 - 0.08 * (y1 - y0), "100 nm", fontsize=8)
+    ax.text(x0 + 0.05 * (x1 - x0), y1 - 0.075 * (y1 - y0), "100 nm", fontsize=8, va="bottom",
+            bbox={"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1})
     ax.set_xlim(x0 - 0.5, x1 - 0.5)
     ax.set_ylim(y1 - 0.5, y0 - 0.5)
     ax.set_xticks([])
