@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 _PHI_MAX = 0.98
 _COARSE = np.linspace(0.0, _PHI_MAX, 25)
 _CHI2_95 = 3.841458820694124
+_CHI2_90 = 2.705543454095404
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ class PairingLikelihood:
 
 
 def fit_fraction(likelihood: PairingLikelihood, mu_nm: float, sigma_nm: float) -> FractionFit:
-    """Maximum-likelihood φ and its 95% profile-likelihood interval (χ²₁ cut-off 3.84).
+    """Maximum-likelihood φ and its 95% profile-likelihood interval (χ²₁ cut-off 3.84; 2.71 for
+    the upper bound when φ̂ = 0, see below).
 
     ℓ is evaluated on a coarse grid, refined around the maximum (parabolic interpolation) and
     around the two crossings of ℓ_max - 1.92 (linear interpolation).
@@ -148,12 +150,16 @@ def fit_fraction(likelihood: PairingLikelihood, mu_nm: float, sigma_nm: float) -
     fine_ll = likelihood.log_likelihood(fine, mu_nm, sigma_nm)
     phi_hat, ll_max = _parabolic_max(fine, fine_ll)
     cut = ll_max - _CHI2_95 / 2
+    # At the boundary (φ̂ = 0) the likelihood-ratio statistic of a small φ0 follows the mixture
+    # ½χ²₀ + ½χ²₁ (Self & Liang 1987): its 95% point is the χ²₁ 90% point, 2.71. Using it there
+    # keeps 95% coverage (Feldman & Cousins 1998 ordering) instead of over-covering.
+    cut_high = ll_max - _CHI2_90 / 2 if phi_hat <= 0.0 else cut
     grid = np.concatenate([_COARSE, fine])
     values = np.concatenate([coarse, fine_ll])
     grid, first = np.unique(grid, return_index=True)
     values = values[first]
     low = _crossing(likelihood, grid, values, cut, phi_hat, mu_nm, sigma_nm, side=-1)
-    high = _crossing(likelihood, grid, values, cut, phi_hat, mu_nm, sigma_nm, side=+1)
+    high = _crossing(likelihood, grid, values, cut_high, phi_hat, mu_nm, sigma_nm, side=+1)
     return FractionFit(phi_hat, min(low, phi_hat), max(high, phi_hat),
                        max(0.0, 2 * (ll_max - float(coarse[0]))))
 
