@@ -39,6 +39,9 @@ def atomic_write(path, *, mode: str = "w", **open_kwargs):
         raise InputError(f"{path}: the folder {parent} does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600
     try:
         with open(tmp_name, mode, **open_kwargs) as handle:
             yield handle
@@ -92,6 +95,9 @@ def atomic_output_dir(path, *, overwrite: bool = False):
     path = check_output_dir(path, overwrite=overwrite)
     parent = path.resolve().parent
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the folder the usual permissions
     try:
         yield tmp
         if path.exists():
