@@ -34,12 +34,15 @@ def random_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def shipped_model():
-    """The trained shipped checkpoint; the test is skipped until it exists."""
+    """The trained shipped checkpoint (or $HER2NET_TEST_CHECKPOINT); skipped until it exists."""
+    import os
+
     from her2net.model import load_model, shipped_checkpoint_path
 
-    if not shipped_checkpoint_path().is_file():
-        pytest.skip("the shipped checkpoint checkpoints/her2net-v1.pt is not there yet")
-    return load_model(device="cpu")
+    path = Path(os.environ.get("HER2NET_TEST_CHECKPOINT") or shipped_checkpoint_path())
+    if not path.is_file():
+        pytest.skip(f"the trained checkpoint {path.name} is not there yet")
+    return load_model(path, device="cpu")
 
 
 @pytest.fixture()

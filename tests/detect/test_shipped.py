@@ -1,0 +1,94 @@
+"""Checks that need the trained checkpoint (skipped until checkpoints/her2net-v1.pt exists)."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from her2net.detect import detect
+from her2net.detect.inference import detect_peaks_tiled, get_runner
+from her2net.evaluate.matching import match_points
+from her2net.model import normalize_image
+from her2net.simulate import simulate_tile
+
+TOLERANCE_NM = 4.0
+
+
+def _f1(found_nm, truth_nm):
+    pairs, _ = match_points(found_nm, truth_nm, tolerance=TOLERANCE_NM)
+    return 2 * len(pairs) / max(len(found_nm) + len(truth_nm), 1)
+
+
+def test_f1_on_simulated_images_at_standard_dose(shipped_model):
+    found, truth, counts = [], [], 0
+    for seed, pixel_size_nm in ((1, 0.8), (2, 1.0), (3, 1.4)):
+        image, points, _ = simulate_tile(
+            np.random.default_rng(seed), 224, pixel_size_nm=pixel_size_nm, polarity="bright",
+            label="gold", specimen="liquid", matched_snr=20.0, density_per_um2=600.0)
+        table = detect(image, pixel_size_nm=pixel_size_nm, model=shipped_model, polarity="bright")
+        found.append(table[["x_nm", "y_nm"]].to_numpy() + 1e4 * seed)
+        truth.append(points * pixel_size_nm + 1e4 * seed)
+        counts += len(points)
+    assert counts > 40
+    f1 = _f1(np.concatenate(found), np.concatenate(truth))
+    assert f1 > 0.9, f1
+
+
+def test_tiled_equals_untiled_on_a_micrograph(shipped_model):
+    image, _, _ = simulate_tile(np.random.default_rng(7), 320, pixel_size_nm=1.0,
+                                polarity="bright", label="gold", matched_snr=15.0)
+    runner = get_runner(shipped_model.net, device="cpu", precision="float32")
+    normalized = normalize_image(image)
+    threshold = shipped_model.threshold
+    whole = detect_peaks_tiled(normalized, runner, threshold=threshold, tile_px=10_000)
+    tiled = detect_peaks_tiled(normalized, runner, threshold=threshold, tile_px=256, batch_size=4)
+    assert len(whole) > 10
+    assert len(tiled) == len(whole)
+    key = lambda p: p[np.lexsort((p[:, 0], p[:, 1]))]
+    np.testing.assert_allclose(key(tiled), key(whole), atol=1e-3)
+
+
+def _gold_scene(truth_nm, pixel_size_nm, rng, *, size_nm=200.0, diameter_nm=10.0):
+    """Projected gold spheres, 1 nm blur, shot noise; labels bright."""
+    n = int(round(size_nm / pixel_size_nm))
+    yy, xx = np.mgrid[:n, :n] * pixel_size_nm  # pixel centres in nm (x_nm = x_px * size)
+    thickness = np.zeros((n, n))
+    a = diameter_nm / 2
+    for x, y in truth_nm:
+        thickness += np.sqrt(np.clip(a * a - (xx - x) ** 2 - (yy - y) ** 2, 0, None))
+    signal = 20 + 60 * (1 - np.exp(-thickness / 15.0))
+    signal = ndimage.gaussian_filter(signal, 1.0 / pixel_size_nm)
+    counts = signal * pixel_size_nm ** 2 * 4  # electrons per pixel
+    return rng.poisson(counts).astype(np.float32)
+
+
+def test_same_scene_at_0p8_and_1p6_nm_per_px_gives_the_same_labels_in_nm(shipped_model, rng):
+    truth = [rng.uniform(15, 185, 2)]
+    while len(truth) < 30:
+        p = rng.uniform(15, 185, 2)
+        if min(np.hypot(*(p - q)) for q in truth) > 16:
+            truth.append(p)
+    truth = np.array(truth)
+    found = []
+    for pixel_size_nm in (0.8, 1.6):
+        image = _gold_scene(truth, pixel_size_nm, rng)
+        table = detect(image, pixel_size_nm=pixel_size_nm, model=shipped_model, polarity="bright")
+        found.append(table[["x_nm", "y_nm"]].to_numpy())
+        assert _f1(found[-1], truth) > 0.9
+    pairs, d = match_points(found[0], found[1], tolerance=TOLERANCE_NM)
+    assert len(pairs) >= 0.9 * len(truth)
+    assert np.sqrt(np.mean(d ** 2)) < 1.5
+
+
+def test_polarity_auto_and_dark_on_an_inverted_micrograph(shipped_model):
+    image, points, _ = simulate_tile(np.random.default_rng(11), 256, pixel_size_nm=1.0,
+                                     polarity="bright", label="gold", matched_snr=25.0,
+                                     density_per_um2=600.0)
+    bright = detect(image, pixel_size_nm=1.0, model=shipped_model, polarity="bright")
+    inverted = float(image.max()) + float(image.min()) - image
+    dark = detect(inverted, pixel_size_nm=1.0, model=shipped_model, polarity="dark")
+    auto = detect(inverted, pixel_size_nm=1.0, model=shipped_model, polarity="auto")
+    assert len(bright) > 10
+    pairs, d = match_points(dark[["x_px", "y_px"]].to_numpy(), bright[["x_px", "y_px"]].to_numpy(),
+                            tolerance=0.5)
+    assert len(pairs) == len(bright) == len(dark)
+    assert auto.attrs["her2net"]["polarity"] == "dark"
