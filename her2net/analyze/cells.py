@@ -168,6 +168,12 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
         min_distance = min(min_distance, 0.5 * settings.pair_search_nm)
     labels, cell_units, region_units, groups = _assign(detections, images, settings)
     r_edges = np.arange(0.0, settings.r_max_nm + 0.5 * settings.r_step_nm, settings.r_step_nm)
+    # One FFT per window: the largest lag that the curves and the estimator need.
+    max_lag = max(float(r_edges[-1]), settings.pair_search_nm) + 2 * max(info.pixel_size_nm for info in images)
+    for unit in cell_units + region_units:
+        for _, window, _, _ in unit.patterns:
+            if window.mask.any():
+                window.set_covariance(max_lag)
     r_min = 0.75 * min_distance
 
     units = [u for u in cell_units if u.n_labels >= settings.min_labels]
@@ -179,6 +185,7 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     if settings.spacing_nm is not None:
         mu, sigma = settings.spacing_nm
     else:
+        logger.info("fitting the dimer spacing shared by %d cells", len(units))
         subset = _spacing_subset([cell_patterns[id(u)] for u in units], likelihoods=[likelihoods[id(u)] for u in units],
                                  r_min=r_min, r_max=settings.pair_search_nm)
         mu, sigma = fit_spacing(subset, start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
@@ -254,7 +261,8 @@ def _assign(detections: pd.DataFrame, images: list[ImageInfo], settings: Analysi
             name = REGION_NAMES.get(v, str(v)) if info.has_mask else NO_MASK_REGION
             sel = value[inside] == v
             reg = regions.setdefault((info.cell, name), _Unit(info.cell, name, [], 0))
-            reg.patterns.append((kept_points[sel], Window(info.region_map == v, size), kept[sel], info.image))
+            region_window = window if len(present) == 1 else Window(info.region_map == v, size)
+            reg.patterns.append((kept_points[sel], region_window, kept[sel], info.image))
             reg.n_images += 1
         group = link_groups(kept_points, dimer_distance_nm=settings.dimer_distance_nm)
         if len(group):
@@ -292,8 +300,8 @@ def _group_rows(info, kept, points, group, pairs, dist, offset):
 
 
 def _same_windows(region: _Unit, unit: _Unit) -> bool:
-    return region.n_labels == unit.n_labels and all(
-        np.array_equal(a[1].mask, b[1].mask) for a, b in zip(region.patterns, unit.patterns))
+    return region.n_labels == unit.n_labels and len(region.patterns) == len(unit.patterns) and all(
+        a[1] is b[1] or np.array_equal(a[1].mask, b[1].mask) for a, b in zip(region.patterns, unit.patterns))
 
 
 def _spacing_subset(patterns_per_cell, *, likelihoods, r_min, r_max, max_labels: int = 20000,

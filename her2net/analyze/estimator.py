@@ -35,7 +35,7 @@ __all__ = ["PairingLikelihood", "FractionFit", "fit_fraction", "fit_spacing"]
 logger = logging.getLogger(__name__)
 
 _PHI_MAX = 0.98
-_COARSE = np.linspace(0.0, _PHI_MAX, 25)
+_COARSE = np.linspace(0.0, _PHI_MAX, 15)
 _CHI2_95 = 3.841458820694124
 _CHI2_90 = 2.705543454095404
 
@@ -233,7 +233,7 @@ def fit_spacing(likelihoods: list[PairingLikelihood], *, start_nm: tuple[float, 
         sigma = lo_s + (hi_s - lo_s) / (1 + np.exp(-theta[1]))
         return mu, sigma
 
-    grid = _COARSE[::2]
+    grid = _COARSE
 
     def objective(theta):
         mu, sigma = unpack(theta)

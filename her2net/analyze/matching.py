@@ -156,7 +156,7 @@ def _enumerate(edge_pairs: np.ndarray, limit: int) -> list[list[int]] | None:
 
 
 def log_partition(components: ComponentSet, log_w: np.ndarray, *, bp_iterations: int = 400,
-                  bp_tolerance: float = 1e-7) -> np.ndarray:
+                  bp_tolerance: float = 1e-6) -> np.ndarray:
     """Sum over components of log Z, for every column of ``log_w``.
 
     Parameters

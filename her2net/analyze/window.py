@@ -100,6 +100,11 @@ class Window:
         """
         lag_px = int(np.ceil(max_lag_nm / self.pixel_size_nm))
         key = ("gamma", lag_px)
+        larger = [k for k in self._cache if isinstance(k, tuple) and k[0] == "gamma" and k[1] >= lag_px]
+        if key not in self._cache and larger:
+            big = self._cache[min(larger)]
+            extra = min(larger)[1] - lag_px
+            return big[extra: big.shape[0] - extra, extra: big.shape[1] - extra]
         if key not in self._cache:
             from scipy import fft
 
