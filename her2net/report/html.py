@@ -68,7 +68,7 @@ def summary_dict(result) -> dict:
     }
 
 
-def _table(frame: pd.DataFrame, *, left=("cell", "region", "call")) -> str:
+def _table(frame: pd.DataFrame, *, left=("cell", "region", "call", "dimer fraction (95% interval)")) -> str:
     head = "".join(f'<th class="{"l" if c in left else ""}">{html.escape(c)}</th>' for c in frame.columns)
     rows = []
     for record in frame.itertuples(index=False):
@@ -78,12 +78,42 @@ def _table(frame: pd.DataFrame, *, left=("cell", "region", "call")) -> str:
                 cells.append(f'<td class="l"><span class="call" style="background:{CALL_COLOURS.get(value, "#999")}">'
                              f"{html.escape(str(value))}</span></td>")
             elif isinstance(value, float):
-                text = "" if not np.isfinite(value) else (f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}")
+                if not np.isfinite(value):
+                    text = ""
+                elif float(value).is_integer() or abs(value) >= 1000:
+                    text = f"{value:.0f}"
+                else:
+                    text = f"{value:.3f}"
                 cells.append(f"<td>{text}</td>")
             else:
                 cells.append(f'<td class="{"l" if column in left else ""}">{html.escape(str(value))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cells/regions table in words a biologist reads."""
+    def interval(row):
+        if not np.isfinite(row["dimer_fraction"]):
+            return ""
+        return f"{row['dimer_fraction']:.2f} ({row['dimer_fraction_low']:.2f}–{row['dimer_fraction_high']:.2f})"
+
+    out = pd.DataFrame({"cell": frame["cell"]})
+    if "region" in frame.columns:
+        out["region"] = frame["region"]
+    out["images"] = frame["n_images"]
+    out["labels"] = frame["n_labels"]
+    out["area µm²"] = frame["area_um2"].astype(float)
+    out["labels/µm²"] = frame["density_per_um2"].astype(float).round(0)
+    out["monomers"] = frame["n_monomers"]
+    out["dimers"] = frame["n_dimers"]
+    out["clusters"] = frame["n_clusters"]
+    out["paired (observed)"] = frame["paired_fraction_observed"].astype(float)
+    out["paired (random)"] = frame["paired_fraction_random"].astype(float)
+    out["dimer fraction (95% interval)"] = frame.apply(interval, axis=1) if len(frame) else []
+    out["p-value"] = frame["p_value"].astype(float)
+    out["call"] = frame["call"]
+    return out
 
 
 def _example_cells(cells: pd.DataFrame, n: int = 3) -> list[str]:
@@ -140,11 +170,13 @@ def build_report(result, *, plots: dict[str, bytes] | None = None, max_cell_plot
     parts.append(_img(plots["dimer_fraction_histogram.png"], "histogram of the dimer fraction"))
 
     parts.append("<h2>Cells</h2>")
-    shown = cells.drop(columns=["n_images"]).rename(columns={"density_per_um2": "labels/µm²"})
-    parts.append(_table(shown))
+    parts.append("<p class='note'>Paired (observed): labels with a neighbour closer than the dimer "
+                 "distance. Paired (random): the same for random placement, the chance level. Dimer "
+                 "fraction: estimated fraction of receptors in dimers, 95% interval in brackets.</p>")
+    parts.append(_table(_display(cells)))
     if len(result.regions) and set(result.regions["region"]) - {"whole"}:
         parts.append("<h3>Per region (flat membrane / ruffles)</h3>")
-        parts.append(_table(result.regions.drop(columns=["n_images"])))
+        parts.append(_table(_display(result.regions)))
 
     parts.append("<h2>Example cells</h2><p class='note'>Monomers cyan, labels in dimers amber, in clusters "
                  "(3 or more labels) red; greyed: outside the analysed mask. Groups are by distance only: "
