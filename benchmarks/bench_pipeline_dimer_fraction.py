@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python -m benchmarks.bench_pipeline_dimer_fraction [--cells 10] [--images-per-cell 2]
-        [--size-px 384] [--methods her2net trackpy blob_log] [--workdir DIR]
+        [--size-px 512] [--methods her2net trackpy blob_log] [--workdir DIR]
 
 Two simulated data sets (``her2net.simulate.simulate_dataset``: liquid STEM, 10-nm gold, 0.8-1.6
 nm/px, per-cell dimer fraction drawn in 0-0.5 with 20% of cells free of dimers): a calibration set
@@ -50,11 +50,11 @@ def _dataset(folder: Path, *, seed: int, cells: int, images_per_cell: int, size_
 
 
 def _samples(ds) -> list[Sample]:
-    from her2net.io import read_image
+    from her2net.io import read_image, read_manifest
 
     samples = []
     truth = ds.truth
-    for row in ds.manifest.itertuples():
+    for row in read_manifest(ds.path / "cells.csv").itertuples():
         image = read_image(row.image_path).data
         pts = truth.loc[truth["image"] == row.image, ["x_px", "y_px"]].to_numpy(float)
         samples.append(Sample(str(row.image), image, pts, float(row.pixel_size_nm), "bright",
@@ -90,10 +90,14 @@ def _analyze(detections: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 def _errors(estimate: pd.DataFrame, cell_truth: pd.DataFrame) -> dict:
+    from her2net.errors import InputError
     from her2net.evaluate import dimer_fraction_errors, summarize_dimer_fraction_errors
 
-    return summarize_dimer_fraction_errors(
-        dimer_fraction_errors(estimate.dropna(subset=["dimer_fraction"]), cell_truth))
+    try:
+        errors = dimer_fraction_errors(estimate.dropna(subset=["dimer_fraction"]), cell_truth)
+    except InputError:  # no cell with an estimate (too few labels)
+        return {"n_cells": 0, "mae": np.nan, "rmse": np.nan, "bias": np.nan}
+    return summarize_dimer_fraction_errors(errors)
 
 
 def main(argv=None) -> int:
@@ -101,7 +105,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cells", type=int, default=10)
     parser.add_argument("--calibration-cells", type=int, default=3)
     parser.add_argument("--images-per-cell", type=int, default=2)
-    parser.add_argument("--size-px", type=int, default=384)
+    parser.add_argument("--size-px", type=int, default=512)
     parser.add_argument("--pair-distance-nm", type=float, default=30.0)
     parser.add_argument("--methods", nargs="+", default=["her2net", "trackpy", "blob_log"],
                         choices=["her2net", "trackpy", "blob_log"])

@@ -98,7 +98,8 @@ def train(out: Path, *, tiles: int, epochs: int, max_minutes: float, seed: int =
     stop = pl.callbacks.Timer(duration={"minutes": max_minutes})
     t1 = time.perf_counter()
     model.fit(train_x, train_y, val_x, val_y, save_dir=str(out), train_config=config,
-              device="cpu", logger="tensorboard", callbacks=[stop], deterministic=False)
+              device="cpu", logger=pl.loggers.CSVLogger(str(out)), callbacks=[stop],
+              deterministic=False)
     seconds = time.perf_counter() - t1
     print(f"trained {epochs} epochs (or {max_minutes:g} min) in {seconds:.0f} s -> {out}")
     return seconds
