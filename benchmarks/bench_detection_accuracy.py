@@ -42,11 +42,13 @@ def _method(name: str):
     return PEERS[name]()
 
 
-def run_condition(condition, methods, *, n_calibration: int, n_test: int, fov_nm: float) -> list:
+def run_condition(condition, methods, *, n_calibration: int, n_test: int, fov_nm: float,
+                  pixel_size_range_nm=(0.5, 3.0)) -> list:
     from benchmarks.peers import calibrate, detect_set
 
-    cal = make_set(condition, n_images=n_calibration, seed=CAL_SEED, fov_nm=fov_nm)
-    test = make_set(condition, n_images=n_test, seed=TEST_SEED, fov_nm=fov_nm)
+    sets = dict(fov_nm=fov_nm, pixel_size_range_nm=pixel_size_range_nm)
+    cal = make_set(condition, n_images=n_calibration, seed=CAL_SEED, **sets)
+    test = make_set(condition, n_images=n_test, seed=TEST_SEED, **sets)
     n_pixels = sum(s.image.size for s in test)
     rows = []
     for method in methods:
@@ -120,6 +122,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-calibration", type=int, default=4)
     parser.add_argument("--n-test", type=int, default=6)
     parser.add_argument("--fov-nm", type=float, default=256.0)
+    parser.add_argument("--pixel-size-range-nm", type=float, nargs=2, default=(0.5, 3.0),
+                        metavar=("LOW", "HIGH"), help="pixel sizes drawn log-uniformly (LOW "
+                        "= HIGH: one pixel size for every image)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)
@@ -132,7 +137,8 @@ def main(argv=None) -> int:
             for condition in CONDITIONS:
                 if condition.dose in args.doses and condition.scene in args.scenes:
                     rows += run_condition(condition, methods, n_calibration=args.n_calibration,
-                                          n_test=args.n_test, fov_nm=args.fov_nm)
+                                          n_test=args.n_test, fov_nm=args.fov_nm,
+                                          pixel_size_range_nm=tuple(args.pixel_size_range_nm))
         logging.info("total %.0f s", total.seconds)
         new = pd.DataFrame(rows)
         if args.results.is_file():

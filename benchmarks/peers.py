@@ -18,8 +18,8 @@ pixels per image, so that one frozen parameter set can serve every image of a ki
 Calibration (:func:`calibrate`), the same for each peer: for each size setting, run the peer with a
 permissive threshold on the calibration set, sweep the score threshold (exact re-matching at each)
 and keep the best F1; freeze the best size setting and threshold; where the threshold acts inside
-the method (blob_log prunes overlapping blobs before thresholding) re-run it at thresholds around
-the best and keep the best exact F1. Test sets are never seen during calibration.
+the method (blob_log prunes overlapping blobs before thresholding) re-run it at thresholds from
+0.4x to 2.5x the swept best and keep the best exact F1. Test sets are never seen during calibration.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def calibrate(method, samples) -> tuple[dict, float]:
     if method.threshold_acts_inside:
         f1 = score(detect_set(method, samples, params, images=images), samples,
                    n_thresholds=2).summary["f1"]
-        for factor in (0.7, 1.4):
+        for factor in (0.4, 0.55, 0.75, 1.3, 1.8, 2.5):
             trial = {**params, "threshold": params["threshold"] * factor}
             ev = score(detect_set(method, samples, trial, images=images), samples, n_thresholds=2)
             if ev.summary["f1"] > f1:
