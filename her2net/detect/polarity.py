@@ -1,7 +1,8 @@
 """``--polarity auto``: are the labels brighter or darker than the background?
 
-The network is asked first: a few crops at the native pixel size are run in both polarities and
-the one with the larger sum of confident peak scores wins. When neither polarity gives a clear
+The network is asked first: up to three 256-px crops at the native pixel size (with 32 px of
+context) are run in both polarities and the one with the larger sum of confident peak scores wins
+by a factor of 1.5. When neither polarity gives a clear
 answer (an empty field, or an untrained network), a robust skewness of a band-passed image
 decides: compact labels make a long tail on their own side of the intensity distribution.
 """
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 POLARITIES = ("auto", "bright", "dark")
 _CROP_PX = 256
-_MAX_CROPS = 5
+_MAX_CROPS = 3
+_CONTEXT_PX = 32  # context around each crop: enough to decide, cheaper than half the field
 _CLEAR_RATIO = 1.5
 
 
@@ -61,12 +63,12 @@ def check_polarity(polarity: str) -> str:
 
 
 def _crop_origins(shape, crop_px):
-    """Top-left corners of up to five crops: the centre and the centres of the quadrants."""
+    """Top-left corners of up to three crops: the centre and two opposite quadrant centres."""
     height, width = shape
     ch, cw = min(crop_px, height), min(crop_px, width)
     centres = [(height / 2, width / 2)]
     if height >= 2 * ch and width >= 2 * cw:
-        centres += [(height * fy, width * fx) for fy in (0.25, 0.75) for fx in (0.25, 0.75)]
+        centres += [(height * 0.25, width * 0.25), (height * 0.75, width * 0.75)]
     origins = []
     for cy, cx in centres[:_MAX_CROPS]:
         r0 = int(np.clip(round(cy - ch / 2), 0, height - ch))
@@ -85,7 +87,7 @@ def _network_scores(native_bright: np.ndarray, runner, *, threshold: float,
     multiple = runner.size_multiple
     crop = max(multiple, _CROP_PX // multiple * multiple)
     origins, (ch, cw) = _crop_origins(native_bright.shape, crop)
-    pad = runner.receptive_field_px // 2
+    pad = _CONTEXT_PX
     windows = []
     for r0, c0 in origins:
         rows = (r0 - pad, r0 - pad + _round_up(ch + 2 * pad, multiple))
