@@ -8,7 +8,7 @@ matching within 4 nm). her2net runs with its checkpoint's calibrated threshold (
 Usage (from the repository root)::
 
     python -m benchmarks.bench_detection_accuracy [--methods trackpy blob_log her2net]
-        [--n-calibration 4] [--n-test 6] [--doses standard 0.3x 0.12x]
+        [--n-calibration 3] [--n-test 5] [--doses standard 0.3x 0.12x]
 
 Rows are stored in ``benchmarks/results/detection_accuracy.csv`` (rows of the methods run replace
 their old rows, so methods can be run one at a time) and the tables printed are built from it.
@@ -43,7 +43,7 @@ def _method(name: str):
 
 
 def run_condition(condition, methods, *, n_calibration: int, n_test: int, fov_nm: float,
-                  pixel_size_range_nm=(0.5, 3.0)) -> list:
+                  pixel_size_range_nm=None) -> list:
     from benchmarks.peers import calibrate, detect_set
 
     sets = dict(fov_nm=fov_nm, pixel_size_range_nm=pixel_size_range_nm)
@@ -65,6 +65,7 @@ def run_condition(condition, methods, *, n_calibration: int, n_test: int, fov_nm
         s = ev.summary
         rows.append({
             "condition": condition.name, "scene": condition.scene, "label": condition.label,
+            "pixel_size_nm": condition.pixel_size_nm if pixel_size_range_nm is None else np.nan,
             "polarity": condition.polarity, "dose": condition.dose, "method": method.name,
             "n_images": len(test), "n_truth": s["n_truth"], "n_detected": s["n_detected"],
             "precision": s["precision"], "recall": s["recall"], "f1": s["f1"],
@@ -99,7 +100,8 @@ def print_tables(table: pd.DataFrame) -> None:
     table = table.sort_values(["scene", "dose", "label", "polarity", "method"],
                               key=lambda c: c.map(order) if c.name == "dose" else c,
                               ascending=[False, True, True, True, True])
-    wide = table.pivot_table(index=["scene", "dose", "label", "polarity", "n_truth"],
+    wide = table.pivot_table(index=["scene", "dose", "label", "polarity", "pixel_size_nm",
+                                    "n_truth"],
                              columns="method", values="f1", sort=False).reset_index()
     print("\nF1 per condition (one-to-one matching within 4 nm):\n")
     print(format_table(wide))
@@ -119,12 +121,12 @@ def main(argv=None) -> int:
     parser.add_argument("--doses", nargs="+", default=list(DOSES), choices=list(DOSES))
     parser.add_argument("--scenes", nargs="+", default=["randomised", "clean"],
                         choices=["randomised", "clean"])
-    parser.add_argument("--n-calibration", type=int, default=4)
-    parser.add_argument("--n-test", type=int, default=6)
+    parser.add_argument("--n-calibration", type=int, default=3)
+    parser.add_argument("--n-test", type=int, default=5)
     parser.add_argument("--fov-nm", type=float, default=256.0)
-    parser.add_argument("--pixel-size-range-nm", type=float, nargs=2, default=(0.5, 3.0),
-                        metavar=("LOW", "HIGH"), help="pixel sizes drawn log-uniformly (LOW "
-                        "= HIGH: one pixel size for every image)")
+    parser.add_argument("--pixel-size-range-nm", type=float, nargs=2, default=None,
+                        metavar=("LOW", "HIGH"), help="draw each image's pixel size log-uniformly "
+                        "in this range (default: one pixel size per condition)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)
@@ -138,7 +140,7 @@ def main(argv=None) -> int:
                 if condition.dose in args.doses and condition.scene in args.scenes:
                     rows += run_condition(condition, methods, n_calibration=args.n_calibration,
                                           n_test=args.n_test, fov_nm=args.fov_nm,
-                                          pixel_size_range_nm=tuple(args.pixel_size_range_nm))
+                                          pixel_size_range_nm=args.pixel_size_range_nm)
         logging.info("total %.0f s", total.seconds)
         new = pd.DataFrame(rows)
         if args.results.is_file():

@@ -33,8 +33,8 @@ import pandas as pd
 from benchmarks.common import Condition, Sample, format_table
 
 # Frozen for gold-bright at the standard dose by bench_detection_accuracy (randomised scenes).
-TRACKPY_PARAMS = {"diameter_nm": 8.0, "separation": "default", "threshold": 21.0}
-BLOB_LOG_PARAMS = {"min_sigma_nm": 2.5, "max_sigma_nm": 7.0, "threshold": 1.36}
+TRACKPY_PARAMS = {"diameter_nm": 11.0, "separation": "default", "threshold": 28.9}
+BLOB_LOG_PARAMS = {"min_sigma_nm": 2.5, "max_sigma_nm": 7.0, "threshold": 1.02}
 
 
 def _image(size: int) -> Sample:

@@ -2,7 +2,7 @@
 
 Test sets are drawn with :func:`her2net.simulate.simulate_tile`. A *condition* fixes the label
 (gold or quantum dot), the contrast polarity (bright: liquid STEM; dark: bright-field TEM of
-replicas) and the dose; everything else (pixel size 0.5-3 nm, label sizes, density, dimers,
+replicas) and the dose; everything else (label sizes, density, dimers,
 clutter, blur, background) is drawn at random. The dose is set through the matched-filter SNR of
 the faintest label: ``STANDARD_MATCHED_SNR`` at the standard dose, scaled by ``sqrt(dose factor)``
 (shot noise) at lower doses, so that 0.12x is close to the detection limit (matched SNR ~ 4). The
@@ -50,6 +50,7 @@ class Condition:
     polarity: str
     dose: str
     scene: str = "randomised"
+    pixel_size_nm: float = 1.0
 
     @property
     def name(self) -> str:
@@ -61,9 +62,16 @@ class Condition:
         return STANDARD_MATCHED_SNR * math.sqrt(DOSES[self.dose])
 
 
-CONDITIONS = (tuple(Condition(lab, pol, dose) for dose in DOSES for lab, pol in LABEL_POLARITIES)
-              + tuple(Condition(lab, "bright", dose, "clean") for dose in DOSES
-                      for lab in ("gold", "qd")))
+# One pixel size per set (as in one user's data set), different between kinds, so that the
+# benchmark spans 0.5-3 nm/px while each peer is tuned on images like those it is tested on.
+PIXEL_SIZE_NM = {("randomised", "gold", "bright"): 1.0, ("randomised", "qd", "bright"): 2.0,
+                 ("randomised", "gold", "dark"): 0.5, ("randomised", "qd", "dark"): 3.0,
+                 ("clean", "gold", "bright"): 1.5, ("clean", "qd", "bright"): 0.7}
+CONDITIONS = (tuple(Condition(lab, pol, dose, "randomised",
+                              PIXEL_SIZE_NM[("randomised", lab, pol)])
+                    for dose in DOSES for lab, pol in LABEL_POLARITIES)
+              + tuple(Condition(lab, "bright", dose, "clean", PIXEL_SIZE_NM[("clean", lab, "bright")])
+                      for dose in DOSES for lab in ("gold", "qd")))
 # 'clean' scenes (liquid STEM only): labels on a smooth background with shot noise and blur only (no debris, salt,
 # membrane particles, texture, scan lines, gradients or cell edges), the easy case where classical
 # detectors are at their best; 'randomised' scenes draw all of these over the simulator's ranges.
@@ -86,12 +94,15 @@ class Sample:
 
 
 def make_set(condition: Condition, *, n_images: int, seed: int, fov_nm: float = 256.0,
-             pixel_size_range_nm=(0.5, 3.0)) -> list[Sample]:
+             pixel_size_range_nm=None) -> list[Sample]:
     """Simulate ``n_images`` images of ``condition``, each ``fov_nm`` wide.
 
-    Pixel sizes are log-uniform in ``pixel_size_range_nm``; the scene of image ``i`` depends only
-    on ``seed`` and ``i`` (not on the dose), so doses compare the same scenes.
+    Pixel sizes are the condition's, or log-uniform in ``pixel_size_range_nm`` when given; the
+    scene of image ``i`` depends only on ``seed`` and ``i`` (not on the dose), so doses compare
+    the same scenes.
     """
+    if pixel_size_range_nm is None:
+        pixel_size_range_nm = (condition.pixel_size_nm, condition.pixel_size_nm)
     from her2net.simulate import simulate_tile
 
     samples = []

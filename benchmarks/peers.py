@@ -19,7 +19,7 @@ Calibration (:func:`calibrate`), the same for each peer: for each size setting, 
 permissive threshold on the calibration set, sweep the score threshold (exact re-matching at each)
 and keep the best F1; freeze the best size setting and threshold; where the threshold acts inside
 the method (blob_log prunes overlapping blobs before thresholding) re-run it at thresholds from
-0.4x to 2.5x the swept best and keep the best exact F1. Test sets are never seen during calibration.
+0.5x to 2x the swept best and keep the best exact F1. Test sets are never seen during calibration.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Trackpy:
 
     name = "trackpy"
     size_grid = tuple({"diameter_nm": d, "separation": s}
-                      for d in (6.0, 9.0, 13.0) for s in ("default", "half"))
+                      for d in (7.0, 11.0) for s in ("default", "half"))
     threshold_acts_inside = False
 
     @staticmethod
@@ -89,7 +89,7 @@ class BlobLog:
 
     name = "blob_log"
     size_grid = tuple({"min_sigma_nm": lo, "max_sigma_nm": hi}
-                      for lo, hi in ((1.0, 3.0), (1.5, 5.0), (2.5, 7.0)))
+                      for lo, hi in ((1.5, 5.0), (2.5, 7.0)))
     threshold_acts_inside = True
     permissive_threshold = 0.5
 
@@ -167,7 +167,7 @@ def calibrate(method, samples) -> tuple[dict, float]:
     if method.threshold_acts_inside:
         f1 = score(detect_set(method, samples, params, images=images), samples,
                    n_thresholds=2).summary["f1"]
-        for factor in (0.4, 0.55, 0.75, 1.3, 1.8, 2.5):
+        for factor in (0.5, 0.75, 1.4, 2.0):
             trial = {**params, "threshold": params["threshold"] * factor}
             ev = score(detect_set(method, samples, trial, images=images), samples, n_thresholds=2)
             if ev.summary["f1"] > f1:
