@@ -1,7 +1,6 @@
 """Checks that need the trained checkpoint (skipped until checkpoints/her2net-v1.pt exists)."""
 
 import numpy as np
-import pytest
 from scipy import ndimage
 
 from her2net.detect import detect
