@@ -181,13 +181,13 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     cell_patterns = {id(u): [(p[0], p[1]) for r in region_units if r.cell == u.cell for p in r.patterns]
                      for u in units}
     likelihoods = {id(u): PairingLikelihood(cell_patterns[id(u)], r_min_nm=r_min,
-                                            r_max_nm=settings.pair_search_nm) for u in units}
+                                            r_max_nm=settings.pair_search_nm, hard_core_nm=min_distance) for u in units}
     if settings.spacing_nm is not None:
         mu, sigma = settings.spacing_nm
     else:
         logger.info("fitting the dimer spacing shared by %d cells", len(units))
         subset = _spacing_subset([cell_patterns[id(u)] for u in units], likelihoods=[likelihoods[id(u)] for u in units],
-                                 r_min=r_min, r_max=settings.pair_search_nm)
+                                 r_min=r_min, r_max=settings.pair_search_nm, hard_core=min_distance)
         mu, sigma = fit_spacing(subset, start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
 
     iterator = list(enumerate(cell_units))
@@ -207,7 +207,7 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
                 r_row = dict(row)
             else:
                 lik = (PairingLikelihood([(p[0], p[1]) for p in region.patterns], r_min_nm=r_min,
-                                         r_max_nm=settings.pair_search_nm)
+                                         r_max_nm=settings.pair_search_nm, hard_core_nm=min_distance)
                        if region.n_labels >= settings.min_labels else None)
                 r_row, *_ = _analyze_unit(region, settings, min_distance, r_edges, mu, sigma, r_min, lik,
                                           seed=(settings.seed, index, j + 1), curves=False)
@@ -304,7 +304,7 @@ def _same_windows(region: _Unit, unit: _Unit) -> bool:
         a[1] is b[1] or np.array_equal(a[1].mask, b[1].mask) for a, b in zip(region.patterns, unit.patterns))
 
 
-def _spacing_subset(patterns_per_cell, *, likelihoods, r_min, r_max, max_labels: int = 20000,
+def _spacing_subset(patterns_per_cell, *, likelihoods, r_min, r_max, hard_core=0.0, max_labels: int = 20000,
                     per_cell: int = 2000):
     """Likelihoods used to fit the shared dimer spacing, at most ``max_labels`` labels in all.
 
@@ -331,7 +331,7 @@ def _spacing_subset(patterns_per_cell, *, likelihoods, r_min, r_max, max_labels:
             if inside.sum() >= 2 and sub.area_nm2 > 0:
                 cropped.append((points[inside], sub))
         if cropped:
-            chosen.append(PairingLikelihood(cropped, r_min_nm=r_min, r_max_nm=r_max))
+            chosen.append(PairingLikelihood(cropped, r_min_nm=r_min, r_max_nm=r_max, hard_core_nm=hard_core))
     return chosen
 
 

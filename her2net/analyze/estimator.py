@@ -71,11 +71,13 @@ class PairingLikelihood:
         Components with more matchings are approximated (Bethe).
     """
 
-    def __init__(self, patterns, *, r_min_nm: float, r_max_nm: float, max_matchings: int = 256):
+    def __init__(self, patterns, *, r_min_nm: float, r_max_nm: float, max_matchings: int = 256,
+                 hard_core_nm: float = 0.0):
         if not 0 <= r_min_nm < r_max_nm:
             raise ValueError(f"r_min_nm, r_max_nm: need 0 <= r_min < r_max, got {r_min_nm}, {r_max_nm}")
         self.r_min_nm = float(r_min_nm)
         self.r_max_nm = float(r_max_nm)
+        self.hard_core_nm = float(hard_core_nm)
         self.radii_nm = np.arange(self.r_min_nm + 0.5, self.r_max_nm, 1.0)
         pair_list, dist_list, lam_list, frac_list = [], [], [], []
         self.n_labels = 0
@@ -96,6 +98,8 @@ class PairingLikelihood:
         self.pairs = np.concatenate(pair_list) if pair_list else np.empty((0, 2), np.int64)
         self.distances_nm = np.concatenate(dist_list) if dist_list else np.empty(0)
         self.edge_lambda = np.concatenate(lam_list) if lam_list else np.empty(0)
+        # Chance neighbours of a hard-core pattern: g0(r) = 1 + λ·lens(r) to first order in λ.
+        self.edge_log_g0 = np.log(_hard_core_g0(self.distances_nm, self.edge_lambda, self.hard_core_nm))
         self.circle_fraction = np.concatenate(frac_list) if frac_list else np.empty((0, len(self.radii_nm)))
         self.components: ComponentSet = build_components(self.n_labels, self.pairs,
                                                          max_matchings=max_matchings)
@@ -127,13 +131,32 @@ class PairingLikelihood:
             r = self.distances_nm
             q = self.spacing_density(r, mu_nm, sigma_nm) / (2 * np.pi * np.maximum(r, 1e-9))
             with np.errstate(divide="ignore"):
-                log_q = np.log(q / self.edge_lambda)
+                log_q = np.log(q / self.edge_lambda) - self.edge_log_g0
                 log_phi = np.log(phi)
             log_w = (log_q[:, None] + log_phi[None, :]
                      - log_s[self.pairs[:, 0]] - log_s[self.pairs[:, 1]])
             log_w = np.where(np.isfinite(log_w), log_w, -1e3)
             total += log_partition(self.components, log_w)
         return total
+
+
+def _hard_core_g0(r_nm: np.ndarray, lam_per_nm2: np.ndarray, hard_core_nm: float) -> np.ndarray:
+    """Pair correlation of random labels with a hard core d, to first order in the density.
+
+    g0(r) = 1 + λ·A(r) for d <= r <= 2d, with A(r) the area of the lens where two disks of radius d
+    centred r apart overlap (the first density correction of the hard-disk fluid); 1 elsewhere
+    (below d no correction is applied, so that detections closer than d are still allowed).
+    """
+    r_nm = np.asarray(r_nm, dtype=float)
+    g0 = np.ones_like(r_nm)
+    d = float(hard_core_nm)
+    if d <= 0 or r_nm.size == 0:
+        return g0
+    band = (r_nm >= d) & (r_nm <= 2 * d)
+    r = r_nm[band]
+    lens = 2 * d**2 * np.arccos(np.clip(r / (2 * d), -1, 1)) - 0.5 * r * np.sqrt(np.clip(4 * d**2 - r**2, 0, None))
+    g0[band] = 1.0 + np.asarray(lam_per_nm2, dtype=float)[band] * lens
+    return g0
 
 
 def fit_fraction(likelihood: PairingLikelihood, mu_nm: float, sigma_nm: float) -> FractionFit:
