@@ -57,3 +57,14 @@ def test_shared_spacing_is_recovered(square):
     mu, sigma = fit_spacing(liks)
     assert mu == pytest.approx(24.0, abs=2.0)
     assert sigma == pytest.approx(3.0, abs=1.5)
+
+
+def test_hard_core_contact_peak():
+    from her2net.analyze.estimator import _hard_core_g0
+
+    lam = np.full(4, 600e-6)
+    g0 = _hard_core_g0(np.array([5.0, 10.0, 15.0, 25.0]), lam, 10.0)
+    lens_at_contact = 100.0 * (2 * np.pi / 3 - np.sqrt(3) / 2)
+    assert g0[0] == 1.0 and g0[3] == 1.0
+    assert g0[1] == pytest.approx(1 + 600e-6 * lens_at_contact)
+    assert 1.0 < g0[2] < g0[1]
