@@ -75,7 +75,7 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
             validation["best_monitored_score"] = float(score) if score is not None else None
     metrics_file = _find_metrics(run_checkpoint)
     if metrics_file is not None:
-        validation.update(_last_validation(metrics_file))
+        validation.update(_validation_at(metrics_file, int(ckpt.get("global_step", -1))))
     config = _run_config(run_checkpoint)
     metadata = {
         "model_config": json.loads(json.dumps(model_config)),
@@ -110,13 +110,16 @@ def _find_metrics(run_checkpoint: Path) -> Path | None:
     return None
 
 
-def _last_validation(metrics_file: Path) -> dict:
+def _validation_at(metrics_file: Path, global_step: int) -> dict:
+    """The validation metrics logged at the checkpoint's step (the last ones up to it)."""
     import pandas as pd
 
     table = pd.read_csv(metrics_file)
     if "val_f1" not in table.columns:
         return {}
     rows = table.dropna(subset=["val_f1"])
+    if global_step >= 0:
+        rows = rows[rows["step"] < global_step]
     if rows.empty:
         return {}
     last = rows.iloc[-1]

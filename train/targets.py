@@ -14,7 +14,8 @@ def make_targets(points: np.ndarray, shape: tuple[int, int], *, sigma_px: float 
     Parameters
     ----------
     points : ndarray, shape (N, 2)
-        Label centres (x_px, y_px); x = column, pixel centres at integers.
+        Label centres (x_px, y_px); x = column, pixel centres at integers. Only labels whose
+        centre lies inside the tile (-0.5 <= x < W - 0.5) get targets.
     shape : (H, W)
     sigma_px : float
         Width of the Gaussian bump per label (combined by maximum where labels overlap); the
@@ -37,11 +38,11 @@ def make_targets(points: np.ndarray, shape: tuple[int, int], *, sigma_px: float 
     half = int(np.ceil(max(3 * sigma_px, offset_radius_px)))
     grid = np.arange(-half, half + 1)
     for x, y in points:
+        if not (-0.5 <= x < width - 0.5 and -0.5 <= y < height - 0.5):
+            # A label belongs to the tile when its centre lies inside it (as in the truth used
+            # for scoring); the visible tail of a label centred outside must not make a peak.
+            continue
         cx, cy = int(np.rint(x)), int(np.rint(y))
-        if not (0 <= cx < width and 0 <= cy < height):
-            # Partly visible labels just outside the tile still leave their bump inside.
-            if not (-half <= cx < width + half and -half <= cy < height + half):
-                continue
         rows = cy + grid
         cols = cx + grid
         rows = rows[(rows >= 0) & (rows < height)]
@@ -64,7 +65,6 @@ def make_targets(points: np.ndarray, shape: tuple[int, int], *, sigma_px: float 
         oy[closer] = np.broadcast_to(dy, dist2.shape)[closer]
         offsets[0][sub] = ox
         offsets[1][sub] = oy
-        if 0 <= cx < width and 0 <= cy < height:
-            heatmap[cy, cx] = 1.0
+        heatmap[min(max(cy, 0), height - 1), min(max(cx, 0), width - 1)] = 1.0
     offset_mask = np.isfinite(best).astype(np.float32)
     return heatmap, offsets, offset_mask
