@@ -33,4 +33,4 @@ def write_outputs(result, folder, *, report: bool = True) -> None:
         for name, png in plots.items():
             (folder / "plots" / name).write_bytes(png)
         (folder / "report.html").write_text(page, encoding="utf-8")
-    logger.info("wrote %s", folder)
+    logger.debug("wrote the analysis files into %s", folder)
