@@ -40,6 +40,7 @@ from scipy.spatial import cKDTree
 from benchmarks.common import Sample, Timer, format_table, to_detections_frame
 
 CAL_SEED, TEST_SEED = 303, 404
+RESULTS = Path(__file__).resolve().parent / "results" / "dimer_fraction.csv"
 
 
 def _dataset(folder: Path, *, seed: int, cells: int, images_per_cell: int, size_px: int):
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", default=["her2net", "trackpy", "blob_log"],
                         choices=["her2net", "trackpy", "blob_log"])
     parser.add_argument("--workdir", type=Path, help="keep the simulated data sets here")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="rows of the methods run replace their old rows here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", message="No maxima survived")
@@ -159,7 +162,14 @@ def main(argv=None) -> int:
     print(f"\nPer-cell dimer fraction against cell_truth.csv ({args.cells} cells, "
           f"{args.images_per_cell} images of {args.size_px} px each; nearest-neighbour rule at "
           f"{args.pair_distance_nm:g} nm):\n")
-    print(format_table(pd.DataFrame(rows)))
+    table = pd.DataFrame(rows)
+    if args.results.is_file():
+        old = pd.read_csv(args.results)
+        table = pd.concat([old[~old["detections"].isin(table["detections"])], table],
+                          ignore_index=True)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.results, index=False)
+    print(format_table(table))
     return 0
 
 
