@@ -194,13 +194,24 @@ def _tiles_and_margin(shape, runner: Runner, tile_px: int | None, min_distance_p
     return tiles, margin, halo
 
 
+def _batches(tiles, batch_size: int):
+    """Consecutive tiles grouped into batches of equal window shape (edge tiles may be smaller)."""
+    group = []
+    for tile in tiles:
+        if group and (len(group) == batch_size or tile.window_shape != group[0].window_shape):
+            yield group
+            group = []
+        group.append(tile)
+    if group:
+        yield group
+
+
 def _iter_outputs(image: np.ndarray, runner: Runner, tiles, *, batch_size: int, keep_px: int):
     """Yield (tile, (r0, c0), maps) with maps (3, h, w) for the tile's core grown by ``keep_px``
     and clipped to the image; (r0, c0) is the image position of maps[:, 0, 0]."""
     height, width = image.shape
     batch_size = max(1, int(batch_size))
-    for start in range(0, len(tiles), batch_size):
-        group = tiles[start:start + batch_size]
+    for group in _batches(tiles, batch_size):
         windows = np.stack([reflect_window(image, t.window_rows, t.window_cols) for t in group])
         out = runner(windows)
         del windows

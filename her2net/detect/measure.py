@@ -86,18 +86,19 @@ def measure_labels(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
         cy = np.rint(chunk[:, 1]).astype(np.int64)
         rows = _reflect_index(cy[:, None] + offsets[None, :], image.shape[0])
         cols = _reflect_index(cx[:, None] + offsets[None, :], image.shape[1])
-        patch = image[rows[:, :, None], cols[:, None, :]].astype(np.float64)  # (m, k, k)
-        dy = (cy - chunk[:, 1])[:, None, None] + offsets[None, :, None]
-        dx = (cx - chunk[:, 0])[:, None, None] + offsets[None, None, :]
+        patch = image[rows[:, :, None], cols[:, None, :]].astype(np.float32)  # (m, k, k)
+        dy = ((cy - chunk[:, 1])[:, None, None] + offsets[None, :, None]).astype(np.float32)
+        dx = ((cx - chunk[:, 0])[:, None, None] + offsets[None, None, :]).astype(np.float32)
         r2 = dx * dx + dy * dy
         background = np.median(patch[:, ring], axis=1)
-        signal = sign * (patch - background[:, None, None])
+        signal = np.float32(sign) * (patch - background[:, None, None])
+        signal_r2 = signal * r2
         # Start small (less noise) and let the disk grow to the label.
         radius = np.full(len(chunk), min(outer - width, max(2.0, start_nm / pixel_size_nm)))
         for _ in range(_PASSES):
-            inside = r2 <= (radius ** 2)[:, None, None]
-            mass = np.sum(signal * inside, axis=(1, 2))
-            moment = np.sum(signal * r2 * inside, axis=(1, 2))
+            inside = r2 <= (radius ** 2).astype(np.float32)[:, None, None]
+            mass = np.sum(signal * inside, axis=(1, 2), dtype=np.float64)
+            moment = np.sum(signal_r2 * inside, axis=(1, 2), dtype=np.float64)
             with np.errstate(invalid="ignore", divide="ignore"):
                 m2 = np.where(mass > 0, moment / mass, np.nan)
             # The disk grows to about 1.3x the sphere radius plus 1.5 px of blur.

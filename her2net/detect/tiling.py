@@ -1,11 +1,13 @@
 """Tiles for seamless inference on images of any size.
 
 Every tile has a *core* (the pixels whose detections it owns) and a *window* (the core grown by a
-margin on each side, the network's input). Cores tile the image without overlap; windows overlap by
-twice the margin. Windows start on a grid of ``size_multiple`` pixels relative to the image origin,
-so that the network's pooling grid is the same in every tile and in an untiled run: with a margin of
-at least half the receptive field, a pixel's output does not depend on how the image was tiled.
-Pixels outside the image are filled by mirror reflection (numpy's 'reflect').
+margin on each side, the network's input). Cores tile the image without overlap; neighbouring
+windows overlap by twice the margin. At the image's edges a window stops at the edge (the network
+sees the image edge as it did during training, on tiles), and at the far edges it is padded up to
+a multiple of ``size_multiple`` by mirror reflection. Windows start on a grid of ``size_multiple``
+pixels relative to the image origin, so that the network's pooling grid is the same in every tile
+and in an untiled run: with a margin of at least half the receptive field, a pixel's output does
+not depend on how the image was tiled.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class Tile:
     core_rows, core_cols : (int, int)
         Rows and columns this tile owns (clipped to the image).
     window_rows, window_cols : (int, int)
-        The network input; may extend beyond the image (filled by reflection).
+        The network input; may extend up to ``size_multiple - 1`` pixels beyond the image's far
+        edges (filled by reflection).
     """
 
     core_rows: tuple[int, int]
@@ -74,9 +77,9 @@ def plan_tiles(shape: tuple[int, int], *, tile_px: int, margin_px: int,
     shape : (int, int)
         Image height and width.
     tile_px : int
-        Target window size (network input) in pixels; the core is ``tile_px - 2 * margin_px``
-        rounded down to ``size_multiple`` (at least one ``size_multiple``). An image smaller than
-        one core is a single tile.
+        Largest window (network input) in pixels; the core is ``tile_px - 2 * margin_px``
+        rounded down to ``size_multiple`` (at least one ``size_multiple``). An image that fits in
+        one window is a single tile.
     margin_px : int
         Margin on each side of the core (a multiple of ``size_multiple``).
     size_multiple : int
@@ -93,9 +96,13 @@ def plan_tiles(shape: tuple[int, int], *, tile_px: int, margin_px: int,
     if margin_px % size_multiple:
         raise ValueError(f"margin_px {margin_px} must be a multiple of size_multiple {size_multiple}")
     core = max(size_multiple, (int(tile_px) - 2 * margin_px) // size_multiple * size_multiple)
+    if _round_up(max(height, width), size_multiple) <= int(tile_px):
+        core = _round_up(max(height, width), size_multiple)  # one window, no inner margins
     # Balance the cores: the same number of tiles, each as small as possible.
     core_h = _balanced_core(height, core, size_multiple)
     core_w = _balanced_core(width, core, size_multiple)
+    end_h = _round_up(height, size_multiple)
+    end_w = _round_up(width, size_multiple)
     tiles = []
     for r0 in range(0, height, core_h):
         r1 = r0 + core_h
@@ -104,8 +111,8 @@ def plan_tiles(shape: tuple[int, int], *, tile_px: int, margin_px: int,
             tiles.append(Tile(
                 core_rows=(r0, min(r1, height)),
                 core_cols=(c0, min(c1, width)),
-                window_rows=(r0 - margin_px, r1 + margin_px),
-                window_cols=(c0 - margin_px, c1 + margin_px),
+                window_rows=(max(r0 - margin_px, 0), min(r1 + margin_px, end_h)),
+                window_cols=(max(c0 - margin_px, 0), min(c1 + margin_px, end_w)),
             ))
     return tiles
 

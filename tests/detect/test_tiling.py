@@ -13,14 +13,18 @@ def test_cores_cover_every_pixel_once(shape):
         assert t.window_rows[0] % 16 == 0 and t.window_cols[0] % 16 == 0
         assert t.window_shape[0] % 16 == 0 and t.window_shape[1] % 16 == 0
         assert t.window_shape[0] <= 96 and t.window_shape[1] <= 96
-        assert t.core_rows[0] - t.window_rows[0] == 32
+        # A full margin inside the image, none beyond its near edges.
+        assert t.core_rows[0] - t.window_rows[0] == min(32, t.core_rows[0])
+        assert t.core_cols[0] - t.window_cols[0] == min(32, t.core_cols[0])
+        assert t.window_rows[1] - t.core_rows[1] == min(32, -(-shape[0] // 16) * 16 - t.core_rows[1])
+        assert t.window_rows[0] >= 0 and t.window_rows[1] < shape[0] + 16
     assert (count == 1).all()
 
 
 def test_one_tile_when_the_image_fits():
-    tiles = plan_tiles((300, 200), tile_px=10_000, margin_px=32, size_multiple=16)
+    tiles = plan_tiles((300, 200), tile_px=400, margin_px=32, size_multiple=16)
     assert len(tiles) == 1
-    assert tiles[0].window_rows == (-32, 304 + 32)
+    assert tiles[0].window_rows == (0, 304) and tiles[0].window_cols == (0, 208)
 
 
 def test_margin_covers_half_the_receptive_field():
