@@ -34,11 +34,15 @@ RESULTS = Path(__file__).resolve().parent / "results" / "detection_accuracy.csv"
 CAL_SEED, TEST_SEED = 101, 202
 
 
-def _method(name: str):
+def _method(name: str, *, spotiflow_model=None):
     from benchmarks.peers import PEERS, Her2net
 
     if name == "her2net":
         return Her2net()
+    if name == "spotiflow":  # only in the Spotiflow environment (benchmarks/spotiflow_peer.py)
+        from benchmarks.spotiflow_peer import SpotiflowPeer
+
+        return SpotiflowPeer(spotiflow_model)
     return PEERS[name]()
 
 
@@ -55,6 +59,8 @@ def run_condition(condition, methods, *, n_calibration: int, n_test: int, fov_nm
         with Timer() as t_cal:
             if method.name == "her2net":
                 params, cal_f1 = {"threshold": "auto"}, float("nan")
+            elif method.name == "spotiflow":  # its own threshold, optimised at training
+                params, cal_f1 = {}, float("nan")
             else:
                 params, cal_f1 = calibrate(method, cal)
         with Timer() as t_test:
@@ -117,7 +123,9 @@ def print_tables(table: pd.DataFrame) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
-                        choices=["trackpy", "blob_log", "her2net"])
+                        choices=["trackpy", "blob_log", "her2net", "spotiflow"])
+    parser.add_argument("--spotiflow-model", type=Path, default=Path("/tmp/spotiflow-model"),
+                        help="folder of a Spotiflow model trained by benchmarks/spotiflow_peer.py")
     parser.add_argument("--doses", nargs="+", default=list(DOSES), choices=list(DOSES))
     parser.add_argument("--scenes", nargs="+", default=["randomised", "clean"],
                         choices=["randomised", "clean"])
@@ -133,7 +141,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", message="No maxima survived")
     if not args.print_only:
-        methods = [_method(name) for name in args.methods]
+        methods = [_method(name, spotiflow_model=args.spotiflow_model) for name in args.methods]
         rows = []
         with Timer() as total:
             for condition in CONDITIONS:
