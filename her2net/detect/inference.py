@@ -221,7 +221,7 @@ def _iter_outputs(image: np.ndarray, runner: Runner, tiles, *, batch_size: int, 
             c0 = max(0, tile.core_cols[0] - keep_px)
             c1 = min(width, tile.core_cols[1] + keep_px)
             wr, wc = tile.window_rows[0], tile.window_cols[0]
-            yield tile, (r0, c0), np.array(maps[:, r0 - wr:r1 - wr, c0 - wc:c1 - wc])
+            yield tile, (r0, c0), maps[:, r0 - wr:r1 - wr, c0 - wc:c1 - wc]  # a view
         del out
 
 
