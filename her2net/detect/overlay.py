@@ -55,7 +55,7 @@ def write_overlay(path, image: np.ndarray, detections, *, pixel_size_nm: float |
     step = max(1, max(shown.shape) // 512)
     lo, hi = np.percentile(shown[::step, ::step], (0.5, 99.5))
     # Small images are drawn enlarged so that a person can see the labels.
-    zoom = max(1, MIN_OVERLAY_PX // max(shown.shape))
+    zoom = max(1, round(MIN_OVERLAY_PX / max(shown.shape)))
     dpi = 100
     height, width = shown.shape[0] * zoom, shown.shape[1] * zoom
     fig_w, fig_h = width + 110, height + 30
