@@ -57,7 +57,8 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                        help="where the network runs (default auto: cuda when available)")
     group.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"),
                        default="auto",
-                       help="network precision (auto: float32 on CPU, bfloat16 on CUDA)")
+                       help="network precision (auto: bfloat16 on CUDA and on CPUs with native "
+                            "bfloat16, else float32)")
     group.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                        help="tiles per forward pass (default 1 on CPU, 8 on CUDA)")
     group.add_argument("--tile", type=_positive_int, default=None, metavar="PX",
