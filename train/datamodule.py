@@ -39,6 +39,11 @@ class TileDataModule(L.LightningDataModule):
         ``val_images`` (image names held out for validation).
     simulator_overrides : dict, optional
         Fixed simulator parameters (default: everything randomised).
+    simulator_mixture : list of dict, optional
+        Kinds of training images mixed by weight: ``[{"weight": 1, "overrides": {...}}, ...]``
+        (validation tiles stay fully randomised).
+    val_seed : int, optional
+        Seed of the validation tiles (default ``seed + 10000``): keep it fixed to compare runs.
     sigma_px, offset_radius_px : float
         Target encoding (see ``train.targets.make_targets``).
     """
@@ -47,8 +52,9 @@ class TileDataModule(L.LightningDataModule):
                  train_tiles_per_epoch: int = 1024, val_tiles: int = 64, batch_size: int = 16,
                  num_workers: int = 1, seed: int = 0, pixel_size_range_nm: list[float] = (0.5, 3.0),
                  synthetic_weight: float = 1.0, annotated: dict | None = None,
-                 simulator_overrides: dict | None = None, sigma_px: float = 1.5,
-                 offset_radius_px: float = 2.0):
+                 simulator_overrides: dict | None = None,
+                 simulator_mixture: list[dict] | None = None, val_seed: int | None = None,
+                 sigma_px: float = 1.5, offset_radius_px: float = 2.0):
         super().__init__()
         self.save_hyperparameters()
         self.train_set = None
@@ -60,7 +66,8 @@ class TileDataModule(L.LightningDataModule):
                       offset_radius_px=hp.offset_radius_px)
         synthetic = SyntheticTiles(length=hp.train_tiles_per_epoch, seed=hp.seed,
                                    pixel_size_range_nm=hp.pixel_size_range_nm,
-                                   simulator_overrides=hp.simulator_overrides, **common)
+                                   simulator_overrides=hp.simulator_overrides,
+                                   simulator_mixture=hp.simulator_mixture, **common)
         annotated_train = annotated_val = None
         if hp.annotated:
             spec = dict(hp.annotated)
@@ -81,7 +88,8 @@ class TileDataModule(L.LightningDataModule):
         self.train_set = MixedTiles(synthetic, annotated_train, synthetic_weight=hp.synthetic_weight,
                                     seed=hp.seed)
         if self.val_set is None:
-            val_synth = SyntheticTiles(length=hp.val_tiles, seed=hp.seed + 10_000, augmentation="none",
+            val_seed = hp.val_seed if hp.val_seed is not None else hp.seed + 10_000
+            val_synth = SyntheticTiles(length=hp.val_tiles, seed=val_seed, augmentation="none",
                                        pixel_size_range_nm=hp.pixel_size_range_nm,
                                        simulator_overrides=hp.simulator_overrides, **common)
             samples = [val_synth[i] for i in range(len(val_synth))]

@@ -70,7 +70,8 @@ class SyntheticTiles(Dataset):
     def __init__(self, *, length: int, tile_px: int, pixel_size_nm: float,
                  pixel_size_range_nm=(0.5, 3.0), seed: int = 0, augmentation: str = "synthetic",
                  sigma_px: float = 1.5, offset_radius_px: float = 2.0,
-                 percentile_jitter: float = 0.5, simulator_overrides: dict | None = None):
+                 percentile_jitter: float = 0.5, simulator_overrides: dict | None = None,
+                 simulator_mixture: list[dict] | None = None):
         self.length = int(length)
         self.tile_px = int(tile_px)
         self.pixel_size_nm = float(pixel_size_nm)
@@ -82,6 +83,9 @@ class SyntheticTiles(Dataset):
         self.offset_radius_px = offset_radius_px
         self.percentile_jitter = percentile_jitter
         self.simulator_overrides = dict(simulator_overrides or {})
+        # Optional mixture of kinds of images: [{"weight": w, "overrides": {...}}, ...]; each
+        # tile draws one component (its overrides on top of simulator_overrides).
+        self.simulator_mixture = list(simulator_mixture or [])
         self._pipeline = None
 
     def __len__(self) -> int:
@@ -96,9 +100,14 @@ class SyntheticTiles(Dataset):
         pixel_size = float(np.exp(rng.uniform(np.log(low), np.log(high))))
         scale = pixel_size / self.pixel_size_nm
         sim_px = int(np.ceil(self.tile_px / scale)) + 2
+        overrides = dict(self.simulator_overrides)
+        if self.simulator_mixture:
+            weights = np.array([float(c.get("weight", 1.0)) for c in self.simulator_mixture])
+            component = self.simulator_mixture[int(rng.choice(len(weights), p=weights / weights.sum()))]
+            overrides.update(component.get("overrides", {}))
         for attempt in range(3):
             try:
-                raw, points, meta = simulate_tile(rng, sim_px, pixel_size, **self.simulator_overrides)
+                raw, points, meta = simulate_tile(rng, sim_px, pixel_size, **overrides)
                 break
             except (ValueError, FloatingPointError) as exc:
                 # A long run must not die on one odd parameter draw; the draw is logged to be fixed.

@@ -72,12 +72,11 @@ def read_manifest(path) -> pd.DataFrame:
     table["cell"] = table["cell"].astype(str)
     base = path.resolve().parent
     table["image_path"] = [_resolve(base, p) for p in table["image"]]
-    if "mask" in table.columns:
-        table["mask"] = table["mask"].where(table["mask"].notna() & (table["mask"].astype(str).str.strip() != ""), None)
-        table["mask_path"] = [_resolve(base, m) if m is not None else None for m in table["mask"]]
-    else:
-        table["mask"] = None
-        table["mask_path"] = None
+    masks = table["mask"] if "mask" in table.columns else [None] * len(table)
+    masks = [str(m).strip() if isinstance(m, str) and str(m).strip() else None for m in masks]
+    table["mask"] = pd.Series(masks, index=table.index, dtype=object)
+    table["mask_path"] = pd.Series([_resolve(base, m) if m else None for m in masks],
+                                   index=table.index, dtype=object)
     return table
 
 
