@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from benchmarks.common import Sample, Timer, format_table, to_detections_frame
+from benchmarks.common import Sample, Timer, format_table
 
 CAL_SEED, TEST_SEED = 303, 404
 RESULTS = Path(__file__).resolve().parent / "results" / "dimer_fraction.csv"

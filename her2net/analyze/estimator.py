@@ -28,7 +28,6 @@ from scipy.special import ndtr
 
 from her2net.analyze.groups import close_pairs
 from her2net.analyze.matching import ComponentSet, build_components, log_partition
-from her2net.analyze.window import Window
 
 __all__ = ["PairingLikelihood", "FractionFit", "fit_fraction", "fit_spacing"]
 

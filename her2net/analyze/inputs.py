@@ -53,15 +53,9 @@ def read_detections(path) -> pd.DataFrame:
     InputError
         Missing file or columns, non-numeric coordinates, empty image names.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such detections file")
-    try:
-        table = pd.read_csv(path, dtype={"image": str, "cell": str, "region": str})
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: detections file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    from her2net.io.tables import read_csv_file
+
+    table = read_csv_file(path, what="detections", dtype={"image": str, "cell": str, "region": str})
     return check_detections(table, source=str(path))
 
 
@@ -100,8 +94,6 @@ def image_table(detections: pd.DataFrame, manifest: pd.DataFrame | None, *,
     column groups them), the pixel size is x_nm / x_px, and the window is the whole image when the
     image file can be read, otherwise the bounding box of its labels (with a warning).
     """
-    from her2net.io import read_image
-
     infos: list[ImageInfo] = []
     if manifest is not None:
         known = set(manifest["image"].astype(str))

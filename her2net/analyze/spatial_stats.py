@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from her2net.analyze.groups import close_pairs
 from her2net.analyze.window import Window
 
 __all__ = ["PairCounts", "pair_counts", "curves_from_counts", "rank_envelope", "Envelope"]

@@ -17,13 +17,10 @@ _ESTIMATE_NAMES = ("dimer_fraction", "dimer_fraction_estimate", "dimer_fraction_
 
 def read_cell_table(path, *, name: str) -> pd.DataFrame:
     """Read a per-cell CSV (``cell`` as str); InputError when unreadable or without ``cell``."""
+    from her2net.io.tables import read_csv_file
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such {name} file")
-    try:
-        table = pd.read_csv(path, dtype={"cell": str, "image": str})
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    table = read_csv_file(path, what=name, dtype={"cell": str, "image": str})
     if "cell" not in table.columns:
         raise InputError(f"{path}: {name} file lacks the column 'cell'")
     return table

@@ -32,15 +32,10 @@ def read_points_csv(path, *, name: str = "points") -> pd.DataFrame:
     InputError
         Missing or unreadable file, missing columns, non-numeric positions.
     """
+    from her2net.io.tables import read_csv_file
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such {name} file")
-    try:
-        table = pd.read_csv(path, dtype={"image": str, "cell": str})
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: {name} file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    table = read_csv_file(path, what=name, dtype={"image": str, "cell": str})
     if "image" not in table.columns:
         raise InputError(f"{path}: {name} file lacks the column 'image'")
     has_px = {"x_px", "y_px"} <= set(table.columns)

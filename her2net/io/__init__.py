@@ -5,6 +5,7 @@ from her2net.io.atomic import atomic_output_dir, atomic_write, check_output_dir
 from her2net.io.image import SUPPORTED_EXTENSIONS, MicrographImage, read_image
 from her2net.io.manifest import MANIFEST_COLUMNS, read_manifest
 from her2net.io.pixel_size import check_pixel_size_nm, to_nm
+from her2net.io.tables import read_csv_file
 
 __all__ = [
     "MicrographImage",
@@ -18,4 +19,5 @@ __all__ = [
     "check_output_dir",
     "check_pixel_size_nm",
     "to_nm",
+    "read_csv_file",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -96,21 +95,20 @@ def read_image(path, *, pixel_size_nm: float | None = None, frame: int | None = 
     if suffix in _TIFF:
         from her2net.io._tiff import read_tiff
 
-        data, axes, file_pixel_size_nm, photometric_rgb = read_tiff(path)
+        data, axes, file_pixel_size_nm, _is_rgb = read_tiff(path)
     elif suffix in _PIL:
-        data, axes, file_pixel_size_nm, photometric_rgb = _read_pil(path)
+        data, axes, file_pixel_size_nm, _is_rgb = _read_pil(path)
     elif suffix in _VENDOR:
         from her2net.io._vendor import read_vendor
 
-        data, axes, file_pixel_size_nm, photometric_rgb = read_vendor(path)
+        data, axes, file_pixel_size_nm, _is_rgb = read_vendor(path)
     else:
         raise InputError(
             f"{path}: unsupported file type '{path.suffix or '(none)'}' "
             f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})"
         )
     original_dtype = str(data.dtype)
-    plane = _select_plane(path, np.asarray(data), axes, frame=frame, channel=channel,
-                          rgb=photometric_rgb)
+    plane = _select_plane(path, np.asarray(data), axes, frame=frame, channel=channel)
     plane = _check_values(path, plane)
     if pixel_size_nm is not None:
         size = check_pixel_size_nm(pixel_size_nm)
@@ -140,7 +138,7 @@ def _read_pil(path: Path):
     return data, axes, None, data.ndim == 3
 
 
-def _select_plane(path: Path, data: np.ndarray, axes: str, *, frame, channel, rgb) -> np.ndarray:
+def _select_plane(path: Path, data: np.ndarray, axes: str, *, frame, channel) -> np.ndarray:
     """Reduce ``data`` to one 2-D plane, or raise naming the shape."""
     if data.ndim < 2:
         raise InputError(f"{path}: expected a 2-D image, got data of shape {data.shape}")
@@ -156,9 +154,8 @@ def _select_plane(path: Path, data: np.ndarray, axes: str, *, frame, channel, rg
                 data = samples[..., 0] * 0.299 + samples[..., 1] * 0.587 + samples[..., 2] * 0.114
             else:
                 data = samples[..., 0]
-            axes = axes.replace("S", "") 
+            axes = axes.replace("S", "")
             axes = axes if len(axes) == data.ndim else ("Q" * (data.ndim - 2) + "YX")
-            rgb = False
         if "S" in axes:
             axes = axes.replace("S", "")
         channel = None
@@ -240,10 +237,3 @@ def _json_pixel_size_nm(description: str) -> float | None:
             unit = meta.get("pixel_size_unit", meta.get("unit", "nm"))
             return to_nm(float(meta[key]), unit)
     return None
-
-
-def _finite_or_none(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None

@@ -8,6 +8,7 @@ import pandas as pd
 
 from her2net.errors import InputError
 from her2net.io.pixel_size import check_pixel_size_nm
+from her2net.io.tables import read_csv_file
 
 __all__ = ["read_manifest", "MANIFEST_COLUMNS"]
 
@@ -37,14 +38,7 @@ def read_manifest(path) -> pd.DataFrame:
         Missing file or columns, duplicate images, non-numeric or impossible pixel sizes.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such manifest file")
-    try:
-        table = pd.read_csv(path, dtype={"image": str, "cell": str, "mask": str})
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: manifest is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    table = read_csv_file(path, what="manifest", dtype={"image": str, "cell": str, "mask": str})
     missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
         raise InputError(
