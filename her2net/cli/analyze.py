@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ def add_analyze_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                        help="largest label spacing within a dimer that the estimator considers (default 40)")
     group.add_argument("--dimer-spacing", type=float, nargs=2, default=None, metavar=("MEAN", "SD"),
                        help="fix the label spacing within a dimer (nm) instead of fitting it on all cells")
-    group.add_argument("--sim-workers", type=int, default=1, metavar="N",
-                       help="processes for the random-placement simulations (default 1)")
+    group.add_argument("--sim-workers", type=int, default=None, metavar="N",
+                       help="processes for the random-placement simulations (default: the CPU "
+                            "cores, at most 4; results do not depend on it)")
     group.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
     return parser
 
@@ -72,7 +74,7 @@ def settings_from_args(args):
         labeling_efficiency=args.labeling_efficiency, simulations=args.simulations, seed=args.seed,
         min_labels=args.min_labels, call_threshold=args.call_threshold, pair_search_nm=args.pair_search,
         spacing_nm=tuple(args.dimer_spacing) if args.dimer_spacing else None,
-        workers=args.sim_workers,
+        workers=args.sim_workers or min(os.cpu_count() or 1, 4),
     ).check()
 
 
