@@ -44,6 +44,11 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                        help="inference checkpoint (default: the shipped her2net-v1.pt)")
     group.add_argument("--pixel-size", type=_pixel_size, default=None, metavar="NM",
                        help="pixel size in nm; overrides the files' and the manifest's")
+    group.add_argument("--frame", type=int, default=None, metavar="N",
+                       help="frame to take from stacks (time series, z-stacks); 0-based")
+    group.add_argument("--channel", type=int, default=None, metavar="N",
+                       help="channel to take from multi-channel images (RGB is made grey "
+                            "without it); 0-based")
     group.add_argument("--polarity", choices=("auto", "bright", "dark"), default="auto",
                        help="labels brighter (ADF STEM) or darker (bright-field TEM) than the "
                             "background; auto decides per image and says so (default auto)")
@@ -137,7 +142,8 @@ def run_detection(args):
     options = dict(model=model, pixel_size_nm=args.pixel_size, polarity=args.polarity,
                    threshold=threshold, tile_px=args.tile, device=device,
                    batch_size=args.batch_size, precision=args.precision, workers=args.workers,
-                   with_manifest=manifest is not None, progress=None if not quiet else False)
+                   with_manifest=manifest is not None, progress=None if not quiet else False,
+                   frame=args.frame, channel=args.channel)
     if args.overlays:
         with atomic_output_dir(args.overlays, overwrite=overwrite) as tmp:
             result = detect_batch(items, overlays_dir=tmp, **options)

@@ -160,10 +160,10 @@ def _read_mask(path: Path, shape) -> np.ndarray:
     return mask
 
 
-def _read(item: BatchItem, pixel_size_nm):
+def _read(item: BatchItem, pixel_size_nm, frame=None, channel=None):
     from her2net.io import read_image
 
-    image = read_image(item.path, pixel_size_nm=pixel_size_nm)
+    image = read_image(item.path, pixel_size_nm=pixel_size_nm, frame=frame, channel=channel)
     mask = _read_mask(item.mask_path, image.data.shape) if item.mask_path is not None else None
     return image, mask
 
@@ -172,7 +172,8 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
                  threshold="auto", tile_px: int | None = None, device: str = "auto",
                  batch_size: int | None = None, precision: str = "auto", workers: int = 2,
                  overlays_dir=None, with_manifest: bool = False,
-                 progress: bool | None = None) -> BatchResult:
+                 progress: bool | None = None, frame: int | None = None,
+                 channel: int | None = None) -> BatchResult:
     """Detect labels in every image of ``items``; skip and record the ones that fail.
 
     Images are read by ``workers`` threads ahead of the detection (one image at a time on the
@@ -213,7 +214,7 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
                 item = next(queue, None)
                 if item is None:
                     return
-                pending.append((item, pool.submit(_read, item, pixel_size_nm)))
+                pending.append((item, pool.submit(_read, item, pixel_size_nm, frame, channel)))
 
         refill()
         while pending:

@@ -95,19 +95,23 @@ def read_image(path, *, pixel_size_nm: float | None = None, frame: int | None = 
     if suffix in _TIFF:
         from her2net.io._tiff import read_tiff
 
-        data, axes, file_pixel_size_nm, _is_rgb = read_tiff(path)
+        data, axes, file_pixel_size_nm, is_rgb = read_tiff(path)
     elif suffix in _PIL:
-        data, axes, file_pixel_size_nm, _is_rgb = _read_pil(path)
+        data, axes, file_pixel_size_nm, is_rgb = _read_pil(path)
     elif suffix in _VENDOR:
         from her2net.io._vendor import read_vendor
 
-        data, axes, file_pixel_size_nm, _is_rgb = read_vendor(path)
+        data, axes, file_pixel_size_nm, is_rgb = read_vendor(path)
     else:
         raise InputError(
             f"{path}: unsupported file type '{path.suffix or '(none)'}' "
             f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})"
         )
     original_dtype = str(data.dtype)
+    if not is_rgb:
+        # Samples that are not RGB colour (tifffile's planar 'S' axis of a shaped stack) are
+        # frames or channels, never averaged into grey.
+        axes = axes.replace("S", "C" if channel is not None else "Q")
     plane = _select_plane(path, np.asarray(data), axes, frame=frame, channel=channel)
     plane = _check_values(path, plane)
     if pixel_size_nm is not None:

@@ -163,3 +163,21 @@ def test_help_does_not_import_torch():
             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--polarity" in result.stdout and result.stdout.strip().endswith("NO-TORCH")
+
+
+def test_stack_needs_frame_and_frame_option_picks_one(tmp_path):
+    import numpy as np
+    import tifffile
+
+    from her2net.cli.main import main
+
+    stack = np.random.default_rng(0).normal(100, 5, (4, 64, 64)).astype(np.float32)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack, photometric="minisblack")
+    out = tmp_path / "d.csv"
+    assert main(["detect", str(path), "--pixel-size", "1", "--polarity", "bright",
+                 "--out", str(out)]) in (1, 2)
+    assert not out.exists()
+    assert main(["detect", str(path), "--pixel-size", "1", "--polarity", "bright", "--frame", "2",
+                 "--out", str(out)]) == 0
+    assert out.exists()
