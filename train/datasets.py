@@ -44,6 +44,21 @@ def to_sample(image: np.ndarray, points: np.ndarray, *, sigma_px: float, offset_
     }
 
 
+def _augmented_sample(dataset, image, points, index: int) -> dict:
+    """Augment one tile reproducibly (albumentations draws from numpy's global state, seeded
+    from the dataset's seed, epoch and ``index``) and encode it as training tensors."""
+    if dataset._pipeline is None:
+        dataset._pipeline = build_augmentation(dataset.augmentation)
+    np_state = np.random.get_state()
+    np.random.seed((dataset.seed * 1_000_003 + dataset.epoch * 10_007 + index) % (2**32))
+    try:
+        image, points = apply_augmentation(dataset._pipeline, image, points)
+    finally:
+        np.random.set_state(np_state)
+    return to_sample(image, points, sigma_px=dataset.sigma_px,
+                     offset_radius_px=dataset.offset_radius_px)
+
+
 def _crop(image, points, size, rng):
     h, w = image.shape
     if h < size or w < size:
@@ -127,13 +142,7 @@ class SyntheticTiles(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         image, points, _ = self.tile(index)
-        if self._pipeline is None:
-            self._pipeline = build_augmentation(self.augmentation)
-        np_state = np.random.get_state()
-        np.random.seed((self.seed * 1_000_003 + self.epoch * 10_007 + index) % (2**32))
-        image, points = apply_augmentation(self._pipeline, image, points)
-        np.random.set_state(np_state)
-        return to_sample(image, points, sigma_px=self.sigma_px, offset_radius_px=self.offset_radius_px)
+        return _augmented_sample(self, image, points, index)
 
 
 class AnnotatedTiles(Dataset):
@@ -175,13 +184,7 @@ class AnnotatedTiles(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index, 7])
         image, points = self.items[int(rng.integers(len(self.items)))]
         image, points = _crop(image, points, self.tile_px, rng)
-        if self._pipeline is None:
-            self._pipeline = build_augmentation(self.augmentation)
-        np_state = np.random.get_state()
-        np.random.seed((self.seed * 1_000_003 + self.epoch * 10_007 + index + 17) % (2**32))
-        image, points = apply_augmentation(self._pipeline, image, points)
-        np.random.set_state(np_state)
-        return to_sample(image, points, sigma_px=self.sigma_px, offset_radius_px=self.offset_radius_px)
+        return _augmented_sample(self, image, points, index + 17)
 
 
 def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixel_size_nm, only):

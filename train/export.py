@@ -30,13 +30,19 @@ def _git_commit() -> str | None:
         return None
 
 
+def _find_beside(run_checkpoint: Path, name: str) -> Path | None:
+    """``name`` in the run checkpoint's folder or up to three folders above (the run's logs)."""
+    for folder in [run_checkpoint.parent, *run_checkpoint.parents][:4]:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _run_config(run_checkpoint: Path) -> dict | None:
     """The resolved config.yaml LightningCLI saved in the run's log folder, if found."""
-    for folder in [run_checkpoint.parent, *run_checkpoint.parents][:4]:
-        candidate = folder / "config.yaml"
-        if candidate.is_file():
-            return yaml.safe_load(candidate.read_text())
-    return None
+    found = _find_beside(run_checkpoint, "config.yaml")
+    return yaml.safe_load(found.read_text()) if found else None
 
 
 def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = None,
@@ -73,7 +79,7 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
         if isinstance(callback_state, dict) and "best_model_score" in callback_state:
             score = callback_state.get("best_model_score")
             validation["best_monitored_score"] = float(score) if score is not None else None
-    metrics_file = _find_metrics(run_checkpoint)
+    metrics_file = _find_beside(run_checkpoint, "metrics.csv")
     if metrics_file is not None:
         validation.update(_validation_at(metrics_file, int(ckpt.get("global_step", -1))))
     config = _run_config(run_checkpoint)
@@ -100,14 +106,6 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
     path = save_checkpoint(out_path, net, metadata)
     load_model(path)  # refuse to leave a checkpoint that does not load
     return path
-
-
-def _find_metrics(run_checkpoint: Path) -> Path | None:
-    for folder in [run_checkpoint.parent, *run_checkpoint.parents][:4]:
-        candidate = folder / "metrics.csv"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _validation_at(metrics_file: Path, global_step: int) -> dict:
