@@ -1,4 +1,5 @@
-"""``python -m train fit --config configs/synthetic.yaml`` and ``python -m train export ...``."""
+"""``python -m train fit --config configs/synthetic.yaml``, ``python -m train export ...`` and
+``python -m train calibrate ...``."""
 
 import sys
 
@@ -9,6 +10,10 @@ def main(argv=None):
         from train.export import main as export_main
 
         return export_main(argv[1:])
+    if argv and argv[0] == "calibrate":
+        from train.calibrate import main as calibrate_main
+
+        return calibrate_main(argv[1:])
     from train.cli import run_cli
 
     run_cli(argv)

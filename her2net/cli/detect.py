@@ -54,6 +54,9 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                             "background; auto decides per image and says so (default auto)")
     group.add_argument("--threshold", default="auto", metavar="auto|P",
                        help="heatmap probability threshold; auto: the checkpoint's calibrated one")
+    group.add_argument("--no-refine", dest="refine", action="store_false",
+                       help="keep the network's centres (default: average them with a local "
+                            "Gaussian fit on the image, which localises better on clean images)")
     group.add_argument("--manifest", metavar="CSV", default=None,
                        help="cells.csv (image, cell, pixel_size_nm[, mask]): adds cell and region")
     group.add_argument("--overlays", metavar="DIR", default=None,
@@ -143,7 +146,7 @@ def run_detection(args):
                    threshold=threshold, tile_px=args.tile, device=device,
                    batch_size=args.batch_size, precision=args.precision, workers=args.workers,
                    with_manifest=manifest is not None, progress=None if not quiet else False,
-                   frame=args.frame, channel=args.channel)
+                   frame=args.frame, channel=args.channel, refine=args.refine)
     if args.overlays:
         with atomic_output_dir(args.overlays, overwrite=overwrite) as tmp:
             result = detect_batch(items, overlays_dir=tmp, **options)

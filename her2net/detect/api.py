@@ -91,11 +91,12 @@ def _as_image(image_or_array, pixel_size_nm, image_name):
 def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=None,
                  polarity: str = "auto", threshold="auto", tile_px: int | None = None,
                  device: str = "auto", batch_size: int | None = None, precision: str = "auto",
-                 image_name: str | None = None) -> tuple[pd.DataFrame, dict]:
+                 image_name: str | None = None, refine: bool = True) -> tuple[pd.DataFrame, dict]:
     """Like :func:`detect`, also returning what was decided (polarity, threshold, timings)."""
     from her2net.detect.inference import detect_peaks_tiled, get_runner
     from her2net.detect.measure import measure_labels
     from her2net.detect.polarity import check_polarity, decide_polarity
+    from her2net.detect.refine import refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
     check_polarity(polarity)
@@ -140,6 +141,15 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     points, peaks = points[inside], peaks[inside]
     diameter_nm, intensity = measure_labels(data, points, pixel_size_nm=size_nm,
                                             polarity=decision.polarity)
+    n_refined = 0
+    if refine and len(points):
+        refined, fitted = refine_centres(data, points, pixel_size_nm=size_nm,
+                                         polarity=decision.polarity, diameter_nm=diameter_nm)
+        # Refinement never moves a label out of the image.
+        fitted &= ((refined[:, 0] >= -0.5) & (refined[:, 0] < width - 0.5)
+                   & (refined[:, 1] >= -0.5) & (refined[:, 1] < height - 0.5))
+        points = np.where(fitted[:, None], refined, points)
+        n_refined = int(fitted.sum())
     table = pd.DataFrame({
         "image": pd.Series([name] * len(points), dtype=object),
         "x_px": points[:, 0],
@@ -162,6 +172,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "device": runner.device,
         "precision": runner.precision,
         "detections": int(len(table)),
+        "refined": n_refined,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if math.isfinite(decision.score_bright):
@@ -172,7 +183,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
 def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
            polarity: str = "auto", threshold="auto", tile_px: int | None = None,
            device: str = "auto", batch_size: int | None = None,
-           precision: str = "auto") -> pd.DataFrame:
+           precision: str = "auto", refine: bool = True) -> pd.DataFrame:
     """Find labels in one micrograph.
 
     The image is rescaled to the model's native pixel size, normalised (labels bright), run
@@ -201,6 +212,9 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     precision : {'auto', 'float32', 'bfloat16', 'float16'}
         'auto': bfloat16 on CPUs that run it natively (AVX512-BF16/AMX), else float32;
         bfloat16 (or float16) on CUDA.
+    refine : bool
+        Average the network's centres with a local Gaussian fit on the original image
+        (:func:`her2net.detect.refine.refine_centres`); False keeps the network's centres.
 
     Returns
     -------
@@ -222,6 +236,7 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     """
     table, info = detect_image(image_or_array, pixel_size_nm=pixel_size_nm, model=model,
                                polarity=polarity, threshold=threshold, tile_px=tile_px,
-                               device=device, batch_size=batch_size, precision=precision)
+                               device=device, batch_size=batch_size, precision=precision,
+                               refine=refine)
     table.attrs["her2net"] = info
     return table

@@ -173,7 +173,7 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
                  batch_size: int | None = None, precision: str = "auto", workers: int = 2,
                  overlays_dir=None, with_manifest: bool = False,
                  progress: bool | None = None, frame: int | None = None,
-                 channel: int | None = None) -> BatchResult:
+                 channel: int | None = None, refine: bool = True) -> BatchResult:
     """Detect labels in every image of ``items``; skip and record the ones that fail.
 
     Images are read by ``workers`` threads ahead of the detection (one image at a time on the
@@ -232,7 +232,8 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
                 table, info = detect_image(image, pixel_size_nm=size, model=model,
                                            polarity=polarity, threshold=threshold,
                                            tile_px=tile_px, device=device, batch_size=batch_size,
-                                           precision=precision, image_name=item.name)
+                                           precision=precision, image_name=item.name,
+                                           refine=refine)
                 if with_manifest:
                     table["cell"] = item.cell
                     table["region"] = _regions(table, mask)

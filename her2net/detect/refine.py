@@ -1,0 +1,140 @@
+"""Sub-pixel refinement of label centres by a local Gaussian fit on the original image.
+
+The network's offsets give centres to a fraction of a pixel; at good signal a fit to the pixels
+themselves does better, and the two errors are only partly correlated. For every detection a
+round Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitted by a few
+Gauss-Newton steps to the pixels around it (all detections at once, vectorised). The width ``s``
+is fixed from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2), the
+window spans 2.5 ``s`` and pixels nearer to another detection are left out (a Voronoi mask), so a
+dimer partner does not pull the fit. The refined centre is the mean of the network's and the
+fit's; where the fit fails (no spot of the label's polarity, a singular system) or the two
+disagree by more than 0.3 ``s`` (something else in the window pulls the fit), the network's
+centre is kept.
+
+On clean simulated images (labels on a smooth background, two simulators) this lowers the
+localisation RMSE by 8-19 % at the standard dose; among clutter (debris, texture, membrane
+particles) it raises it by 2-8 % (``docs/detect.md``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+__all__ = ["refine_centres"]
+
+_GAUSSIAN_DIAMETER_FACTOR = np.sqrt(20.0)  # measured diameter sqrt(10 m2), m2 = 2 s^2
+_DEFAULT_DIAMETER_NM = 10.0
+_ITERATIONS = 6
+_MAX_MOVE = 0.3  # fit and network must agree within 0.3 spot widths
+_CHUNK_ELEMENTS = 4e6
+
+
+def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
+    """Gauss-Newton fits of (b, a, x, y) for one chunk of detections sharing ``half``."""
+    height, width = image.shape
+    offsets = np.arange(-half, half + 1)
+    cx = np.rint(centres[:, 0]).astype(np.int64)
+    cy = np.rint(centres[:, 1]).astype(np.int64)
+    rows = cy[:, None] + offsets[None, :]
+    cols = cx[:, None] + offsets[None, :]
+    valid = (((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :])
+    patch = image[np.clip(rows, 0, height - 1)[:, :, None],
+                  np.clip(cols, 0, width - 1)[:, None, :]].astype(np.float64) * sign
+    yy = np.broadcast_to(rows[:, :, None], patch.shape).astype(np.float64)
+    xx = np.broadcast_to(cols[:, None, :], patch.shape).astype(np.float64)
+    # Voronoi mask: only pixels whose nearest detection is this one.
+    _, nearest = owner_tree.query(np.column_stack([xx.ravel(), yy.ravel()]))
+    mine = (nearest.reshape(patch.shape) == owner_index[:, None, None]) & valid
+    weight = mine.astype(np.float64)
+    n = len(centres)
+    s2 = (sigma ** 2)[:, None, None]
+    x0, y0 = centres[:, 0].copy(), centres[:, 1].copy()
+    b = np.array([np.median(p[m]) if m.any() else 0.0 for p, m in zip(patch, mine)])
+    a = np.maximum(np.max(np.where(mine, patch, -np.inf), axis=(1, 2)) - b, 1e-12)
+    ok = mine.sum(axis=(1, 2)) >= 6
+    for _ in range(_ITERATIONS):
+        dx = xx - x0[:, None, None]
+        dy = yy - y0[:, None, None]
+        g = np.exp(-(dx * dx + dy * dy) / (2 * s2))
+        resid = (b[:, None, None] + a[:, None, None] * g - patch) * weight
+        jac = np.stack([np.ones_like(g), g, a[:, None, None] * g * dx / s2,
+                        a[:, None, None] * g * dy / s2], axis=-1) * weight[..., None]
+        jac = jac.reshape(n, -1, 4)
+        resid = resid.reshape(n, -1)
+        jtj = np.einsum("nki,nkj->nij", jac, jac) + 1e-9 * np.eye(4)
+        jtr = np.einsum("nki,nk->ni", jac, resid)
+        try:
+            step = np.linalg.solve(jtj, -jtr[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            return centres, np.zeros(n, dtype=bool)
+        step = np.where(np.isfinite(step), step, 0.0)
+        # Damped position steps (at most half a width per iteration).
+        limit = 0.5 * sigma
+        step[:, 2] = np.clip(step[:, 2], -limit, limit)
+        step[:, 3] = np.clip(step[:, 3], -limit, limit)
+        b, a, x0, y0 = b + step[:, 0], a + step[:, 1], x0 + step[:, 2], y0 + step[:, 3]
+    moved = np.hypot(x0 - centres[:, 0], y0 - centres[:, 1])
+    ok &= (a > 0) & (moved <= _MAX_MOVE * sigma) & np.isfinite(x0) & np.isfinite(y0)
+    return np.column_stack([x0, y0]), ok
+
+
+def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: float,
+                   polarity: str = "bright", diameter_nm=None) -> tuple[np.ndarray, np.ndarray]:
+    """Refine label centres with a local Gaussian fit averaged with the given centres.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        The original image (raw values).
+    points : ndarray, shape (N, 2)
+        Centres (x_px, y_px) in the image's pixel frame (the network's).
+    pixel_size_nm : float
+        Pixel size of ``image``.
+    polarity : {'bright', 'dark'}
+        Whether labels are brighter or darker than the background.
+    diameter_nm : array_like, shape (N,), optional
+        Apparent diameters (:func:`her2net.detect.measure.measure_labels`); they set the fitted
+        spot width. 10 nm where missing or not finite.
+
+    Returns
+    -------
+    refined : ndarray, shape (N, 2)
+        Mean of the given and the fitted centre where the fit succeeded, else the given one.
+    fitted : ndarray of bool, shape (N,)
+        Whether the fit succeeded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:48, :48]
+    >>> image = 10 + 40 * np.exp(-((xx - 20.3) ** 2 + (yy - 25.6) ** 2) / (2 * 2.5 ** 2))
+    >>> refined, fitted = refine_centres(image, np.array([[20.0, 26.0]]), pixel_size_nm=1.0,
+    ...                                  diameter_nm=[2.5 * np.sqrt(20)])
+    >>> np.round(refined, 2), fitted
+    (array([[20.15, 25.8 ]]), array([ True]))
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    n = len(points)
+    if n == 0:
+        return points.copy(), np.zeros(0, dtype=bool)
+    image = np.asarray(image)
+    diameters = (np.full(n, _DEFAULT_DIAMETER_NM) if diameter_nm is None
+                 else np.asarray(diameter_nm, dtype=np.float64).reshape(n))
+    diameters = np.where(np.isfinite(diameters) & (diameters > 0), diameters, _DEFAULT_DIAMETER_NM)
+    sigma = np.clip(diameters / pixel_size_nm / _GAUSSIAN_DIAMETER_FACTOR, 0.7, 32.0)
+    half = np.maximum(2, np.ceil(2.5 * sigma)).astype(np.int64)
+    sign = -1.0 if polarity == "dark" else 1.0
+    tree = cKDTree(points)
+    fitted_xy = points.copy()
+    fitted = np.zeros(n, dtype=bool)
+    for h in np.unique(half):
+        index = np.flatnonzero(half == h)
+        step = max(1, int(_CHUNK_ELEMENTS // (2 * h + 1) ** 2))
+        for start in range(0, len(index), step):
+            part = index[start:start + step]
+            xy, ok = _fit_chunk(image, points[part], sigma[part], int(h), tree, part, sign)
+            fitted_xy[part] = xy
+            fitted[part] = ok
+    refined = np.where(fitted[:, None], 0.5 * (points + fitted_xy), points)
+    return refined, fitted
