@@ -5,7 +5,7 @@ themselves does better, and the two errors are only partly correlated. For every
 round Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitted by a few
 Gauss-Newton steps to the pixels around it (all detections at once, vectorised). The width ``s``
 is fixed from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2), the
-window spans 2.5 ``s`` and pixels nearer to another detection are left out (a Voronoi mask), so a
+window spans 2 ``s`` and pixels nearer to another detection are left out (a Voronoi mask), so a
 dimer partner does not pull the fit. The refined centre is the mean of the network's and the
 fit's; where the fit fails (no spot of the label's polarity, a singular system) or the two
 disagree by more than 0.3 ``s`` (something else in the window pulls the fit), the network's
@@ -25,7 +25,8 @@ __all__ = ["refine_centres"]
 
 _GAUSSIAN_DIAMETER_FACTOR = np.sqrt(20.0)  # measured diameter sqrt(10 m2), m2 = 2 s^2
 _DEFAULT_DIAMETER_NM = 10.0
-_ITERATIONS = 6
+_ITERATIONS = 5
+_WINDOW_SIGMAS = 2.0
 _MAX_MOVE = 0.3  # fit and network must agree within 0.3 spot widths
 _CHUNK_ELEMENTS = 4e6
 
@@ -39,31 +40,38 @@ def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
     rows = cy[:, None] + offsets[None, :]
     cols = cx[:, None] + offsets[None, :]
     valid = (((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :])
+    n = len(centres)
     patch = image[np.clip(rows, 0, height - 1)[:, :, None],
-                  np.clip(cols, 0, width - 1)[:, None, :]].astype(np.float64) * sign
-    yy = np.broadcast_to(rows[:, :, None], patch.shape).astype(np.float64)
-    xx = np.broadcast_to(cols[:, None, :], patch.shape).astype(np.float64)
+                  np.clip(cols, 0, width - 1)[:, None, :]].astype(np.float32).reshape(n, -1)
+    patch *= np.float32(sign)
+    yy = np.broadcast_to(rows[:, :, None], valid.shape).reshape(n, -1).astype(np.float32)
+    xx = np.broadcast_to(cols[:, None, :], valid.shape).reshape(n, -1).astype(np.float32)
     # Voronoi mask: only pixels whose nearest detection is this one.
     _, nearest = owner_tree.query(np.column_stack([xx.ravel(), yy.ravel()]))
-    mine = (nearest.reshape(patch.shape) == owner_index[:, None, None]) & valid
-    weight = mine.astype(np.float64)
-    n = len(centres)
-    s2 = (sigma ** 2)[:, None, None]
+    mine = (nearest.reshape(n, -1) == owner_index[:, None]) & valid.reshape(n, -1)
+    weight = mine.astype(np.float32)
+    count = weight.sum(axis=1)
+    ok = count >= 6
+    # Start: background from the window's outskirts, amplitude from its highest pixel.
+    r2 = (xx - centres[:, :1]) ** 2 + (yy - centres[:, 1:]) ** 2
+    outskirts = weight * (r2 > (1.5 * sigma[:, None]) ** 2)
+    b = np.where(outskirts.sum(axis=1) > 0,
+                 (patch * outskirts).sum(axis=1) / np.maximum(outskirts.sum(axis=1), 1),
+                 (patch * weight).sum(axis=1) / np.maximum(count, 1)).astype(np.float64)
+    a = np.maximum(np.max(np.where(mine, patch, -np.inf), axis=1) - b, 1e-12)
     x0, y0 = centres[:, 0].copy(), centres[:, 1].copy()
-    b = np.array([np.median(p[m]) if m.any() else 0.0 for p, m in zip(patch, mine)])
-    a = np.maximum(np.max(np.where(mine, patch, -np.inf), axis=(1, 2)) - b, 1e-12)
-    ok = mine.sum(axis=(1, 2)) >= 6
+    inv_s2 = (1.0 / sigma ** 2).astype(np.float32)[:, None]
+    eye = 1e-9 * np.eye(4)
     for _ in range(_ITERATIONS):
-        dx = xx - x0[:, None, None]
-        dy = yy - y0[:, None, None]
-        g = np.exp(-(dx * dx + dy * dy) / (2 * s2))
-        resid = (b[:, None, None] + a[:, None, None] * g - patch) * weight
-        jac = np.stack([np.ones_like(g), g, a[:, None, None] * g * dx / s2,
-                        a[:, None, None] * g * dy / s2], axis=-1) * weight[..., None]
-        jac = jac.reshape(n, -1, 4)
-        resid = resid.reshape(n, -1)
-        jtj = np.einsum("nki,nkj->nij", jac, jac) + 1e-9 * np.eye(4)
-        jtr = np.einsum("nki,nk->ni", jac, resid)
+        dx = xx - x0.astype(np.float32)[:, None]
+        dy = yy - y0.astype(np.float32)[:, None]
+        g = np.exp(-0.5 * (dx * dx + dy * dy) * inv_s2)
+        af = a.astype(np.float32)[:, None]
+        resid = (b.astype(np.float32)[:, None] + af * g - patch) * weight
+        ag = af * g * inv_s2 * weight
+        jac = np.stack([weight, g * weight, ag * dx, ag * dy], axis=1)  # (n, 4, K)
+        jtj = np.matmul(jac, jac.transpose(0, 2, 1)).astype(np.float64) + eye
+        jtr = np.matmul(jac, resid[:, :, None])[..., 0].astype(np.float64)
         try:
             step = np.linalg.solve(jtj, -jtr[..., None])[..., 0]
         except np.linalg.LinAlgError:
@@ -123,7 +131,7 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
                  else np.asarray(diameter_nm, dtype=np.float64).reshape(n))
     diameters = np.where(np.isfinite(diameters) & (diameters > 0), diameters, _DEFAULT_DIAMETER_NM)
     sigma = np.clip(diameters / pixel_size_nm / _GAUSSIAN_DIAMETER_FACTOR, 0.7, 32.0)
-    half = np.maximum(2, np.ceil(2.5 * sigma)).astype(np.int64)
+    half = np.maximum(2, np.ceil(_WINDOW_SIGMAS * sigma)).astype(np.int64)
     sign = -1.0 if polarity == "dark" else 1.0
     tree = cKDTree(points)
     fitted_xy = points.copy()

@@ -32,19 +32,6 @@ def random_checkpoint(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def shipped_model():
-    """The trained shipped checkpoint (or $HER2NET_TEST_CHECKPOINT); skipped until it exists."""
-    import os
-
-    from her2net.model import load_model, shipped_checkpoint_path
-
-    path = Path(os.environ.get("HER2NET_TEST_CHECKPOINT") or shipped_checkpoint_path())
-    if not path.is_file():
-        pytest.skip(f"the trained checkpoint {path.name} is not there yet")
-    return load_model(path, device="cpu")
-
-
 @pytest.fixture()
 def rng():
     return np.random.default_rng(1234)

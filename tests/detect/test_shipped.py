@@ -1,4 +1,4 @@
-"""Checks that need the trained checkpoint (skipped until checkpoints/her2net-v1.pt exists)."""
+"""Checks of the shipped checkpoint, checkpoints/her2net-v1.pt."""
 
 import numpy as np
 from scipy import ndimage

@@ -1,0 +1,37 @@
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("lightning")  # the train extra (installed by make test)
+
+from her2net.model import load_model  # noqa: E402
+from train.calibrate import THRESHOLDS, calibrate_threshold, main  # noqa: E402
+
+
+def test_dose_ladder_sweep_picks_the_best_mean_f1(shipped_model):
+    result = calibrate_threshold(shipped_model, n_scenes=3, seed=3)
+    table = result["table"]
+    assert [row["threshold"] for row in table] == [float(t) for t in THRESHOLDS]
+    best = max(table, key=lambda row: row["mean_f1"])
+    assert result["threshold"] == best["threshold"]
+    # The shipped detector finds most labels on these scenes, more at the standard dose.
+    assert best["mean_f1"] > 0.7
+    assert best["f1_1x"] >= best["f1_0.12x"]
+    # Too high a threshold loses labels: the sweep is not flat.
+    assert table[-1]["mean_f1"] < best["mean_f1"] - 0.05
+
+
+def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path, capsys):
+    out = tmp_path / "calibrated.pt"
+    assert main([str(shipped_model.path), "--out", str(out), "--scenes", "3"]) == 0
+    model = load_model(out)
+    meta = model.metadata
+    assert model.threshold == meta["threshold_calibration"]["threshold"]
+    assert meta["threshold_source"].startswith("best mean F1")
+    assert "training_threshold" in meta
+    json.dumps(meta)  # plain types only
+    assert "threshold" in capsys.readouterr().out
+    # The weights are unchanged.
+    for a, b in zip(model.net.state_dict().values(), shipped_model.net.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy())
