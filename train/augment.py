@@ -44,26 +44,30 @@ def build_augmentation(name: str) -> A.Compose:
         raise ValueError(f"unknown augmentation preset {name!r}; valid presets: {', '.join(PRESETS)}")
     return A.Compose(
         PRESETS[name](),
-        keypoint_params=A.KeypointParams(format="xy", remove_invisible=True),
+        keypoint_params=A.KeypointParams(format="xy", label_fields=["weights"], remove_invisible=True),
     )
 
 
-def apply_augmentation(pipeline: A.Compose, image: np.ndarray, points: np.ndarray):
+def apply_augmentation(pipeline: A.Compose, image: np.ndarray, points: np.ndarray, weights=None):
     """Augment ``image`` and its (x_px, y_px) ``points`` (pixel centres at integers).
 
     albumentations 2 keypoints already use the same convention for flips and 90° rotations
     (checked in tests/train/test_augment.py); ``OFFSET`` converts if a version differs.
     Labels whose centre lies just outside the tile still mark the tile, so the image is padded by
     ``margin`` pixels first (albumentations drops keypoints outside the image) and cropped back.
+    ``weights`` (one per point, default 1) travel with the points; returns
+    ``(image, points, weights)``.
     """
     margin = _MARGIN
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    weights = np.ones(len(points)) if weights is None else np.asarray(weights, dtype=np.float64)
     h, w = image.shape
     inside = ((points[:, 0] > -margin) & (points[:, 0] < w + margin - 1)
               & (points[:, 1] > -margin) & (points[:, 1] < h + margin - 1))
     padded = np.pad(image, margin, mode="edge")
     keypoints = points[inside] + margin + OFFSET
-    out = pipeline(image=padded, keypoints=keypoints)
+    out = pipeline(image=padded, keypoints=keypoints, weights=list(weights[inside]))
     new_points = np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)[:, :2] - OFFSET - margin
+    new_weights = np.asarray(out["weights"], dtype=np.float64).reshape(-1)
     new_image = out["image"][margin:-margin, margin:-margin]
-    return np.ascontiguousarray(new_image, dtype=np.float32), new_points
+    return np.ascontiguousarray(new_image, dtype=np.float32), new_points, new_weights

@@ -46,6 +46,9 @@ class TileDataModule(L.LightningDataModule):
         Seed of the validation tiles (default ``seed + 10000``): keep it fixed to compare runs.
     sigma_px, offset_radius_px : float
         Target encoding (see ``train.targets.make_targets``).
+    faint_snr : [low, high], optional
+        Training tiles only: a label's target peak rises from 0 at matched SNR ``low`` to 1 at
+        ``high`` (see ``SyntheticTiles``); validation always scores against every label.
     """
 
     def __init__(self, *, pixel_size_nm: float = 1.0, tile_px: int = 256,
@@ -54,7 +57,8 @@ class TileDataModule(L.LightningDataModule):
                  synthetic_weight: float = 1.0, annotated: dict | None = None,
                  simulator_overrides: dict | None = None,
                  simulator_mixture: list[dict] | None = None, val_seed: int | None = None,
-                 sigma_px: float = 1.5, offset_radius_px: float = 2.0):
+                 sigma_px: float = 1.5, offset_radius_px: float = 2.0,
+                 faint_snr: list[float] | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.train_set = None
@@ -67,7 +71,8 @@ class TileDataModule(L.LightningDataModule):
         synthetic = SyntheticTiles(length=hp.train_tiles_per_epoch, seed=hp.seed,
                                    pixel_size_range_nm=hp.pixel_size_range_nm,
                                    simulator_overrides=hp.simulator_overrides,
-                                   simulator_mixture=hp.simulator_mixture, **common)
+                                   simulator_mixture=hp.simulator_mixture,
+                                   faint_snr=hp.faint_snr, **common)
         annotated_train = annotated_val = None
         if hp.annotated:
             spec = dict(hp.annotated)

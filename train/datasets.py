@@ -26,10 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 def to_sample(image: np.ndarray, points: np.ndarray, *, sigma_px: float, offset_radius_px: float,
-              max_points: int = 512) -> dict:
-    """Tensors for one tile: image (1, H, W), target maps, and the padded truth points."""
+              max_points: int = 512, weights=None) -> dict:
+    """Tensors for one tile: image (1, H, W), target maps, and the padded truth points (all
+    labels, whatever their target ``weights``: validation scores against every label)."""
     heatmap, offsets, mask = make_targets(points, image.shape, sigma_px=sigma_px,
-                                          offset_radius_px=offset_radius_px)
+                                          offset_radius_px=offset_radius_px, weights=weights)
     h, w = image.shape
     inside = (points[:, 0] >= -0.5) & (points[:, 0] < w - 0.5) & (points[:, 1] >= -0.5) & (points[:, 1] < h - 0.5)
     pts = points[inside][:max_points]
@@ -44,7 +45,7 @@ def to_sample(image: np.ndarray, points: np.ndarray, *, sigma_px: float, offset_
     }
 
 
-def _augmented_sample(dataset, image, points, index: int) -> dict:
+def _augmented_sample(dataset, image, points, index: int, weights=None) -> dict:
     """Augment one tile reproducibly (albumentations draws from numpy's global state, seeded
     from the dataset's seed, epoch and ``index``) and encode it as training tensors."""
     if dataset._pipeline is None:
@@ -52,14 +53,14 @@ def _augmented_sample(dataset, image, points, index: int) -> dict:
     np_state = np.random.get_state()
     np.random.seed((dataset.seed * 1_000_003 + dataset.epoch * 10_007 + index) % (2**32))
     try:
-        image, points = apply_augmentation(dataset._pipeline, image, points)
+        image, points, weights = apply_augmentation(dataset._pipeline, image, points, weights)
     finally:
         np.random.set_state(np_state)
     return to_sample(image, points, sigma_px=dataset.sigma_px,
-                     offset_radius_px=dataset.offset_radius_px)
+                     offset_radius_px=dataset.offset_radius_px, weights=weights)
 
 
-def _crop(image, points, size, rng):
+def _crop(image, points, size, rng, weights=None):
     h, w = image.shape
     if h < size or w < size:
         pad_y, pad_x = max(0, size - h), max(0, size - w)
@@ -70,7 +71,9 @@ def _crop(image, points, size, rng):
     crop = image[y0:y0 + size, x0:x0 + size]
     pts = points - np.array([x0, y0])
     keep = (pts[:, 0] > -3) & (pts[:, 0] < size + 2) & (pts[:, 1] > -3) & (pts[:, 1] < size + 2)
-    return crop, pts[keep]
+    if weights is None:
+        return crop, pts[keep]
+    return crop, pts[keep], np.asarray(weights)[keep]
 
 
 class SyntheticTiles(Dataset):
@@ -86,7 +89,7 @@ class SyntheticTiles(Dataset):
                  pixel_size_range_nm=(0.5, 3.0), seed: int = 0, augmentation: str = "synthetic",
                  sigma_px: float = 1.5, offset_radius_px: float = 2.0,
                  percentile_jitter: float = 0.5, simulator_overrides: dict | None = None,
-                 simulator_mixture: list[dict] | None = None):
+                 simulator_mixture: list[dict] | None = None, faint_snr=None):
         self.length = int(length)
         self.tile_px = int(tile_px)
         self.pixel_size_nm = float(pixel_size_nm)
@@ -101,13 +104,17 @@ class SyntheticTiles(Dataset):
         # Optional mixture of kinds of images: [{"weight": w, "overrides": {...}}, ...]; each
         # tile draws one component (its overrides on top of simulator_overrides).
         self.simulator_mixture = list(simulator_mixture or [])
+        # (low, high): a label's target peak rises from 0 at matched SNR `low` to 1 at `high`
+        # (labels too faint to see are not taught as labels); None: every label is a full target.
+        self.faint_snr = None if faint_snr is None else tuple(float(v) for v in faint_snr)
         self._pipeline = None
 
     def __len__(self) -> int:
         return self.length
 
     def tile(self, index: int):
-        """(normalised image, points, metadata) of tile ``index`` at the model's pixel size."""
+        """(normalised image, points, metadata) of tile ``index`` at the model's pixel size;
+        ``metadata['target_weights']`` holds each point's target peak (see ``faint_snr``)."""
         from her2net.simulate import simulate_tile
 
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -137,12 +144,18 @@ class SyntheticTiles(Dataset):
         lo = 1.0 + rng.uniform(-1, 1) * self.percentile_jitter
         hi = 99.8 + rng.uniform(-1, 0.15) * self.percentile_jitter
         image = normalize_image(image, polarity=meta["polarity"], percentiles=(lo, hi))
-        image, points = _crop(image, points, self.tile_px, rng)
+        weights = np.ones(len(points))
+        if self.faint_snr is not None:
+            low_snr, high_snr = self.faint_snr
+            weights = np.clip((np.asarray(meta["matched_snr_each"]) - low_snr)
+                              / max(high_snr - low_snr, 1e-6), 0.0, 1.0)
+        image, points, weights = _crop(image, points, self.tile_px, rng, weights)
+        meta["target_weights"] = weights
         return image, points, meta
 
     def __getitem__(self, index: int) -> dict:
-        image, points, _ = self.tile(index)
-        return _augmented_sample(self, image, points, index)
+        image, points, meta = self.tile(index)
+        return _augmented_sample(self, image, points, index, meta["target_weights"])
 
 
 class AnnotatedTiles(Dataset):

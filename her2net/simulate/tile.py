@@ -117,6 +117,8 @@ def render_scene(rng, shape, q, labels_px, *, maps):
         keep = np.ones(k.size, dtype=bool)
     splat(layer, labels_px["x"][keep], labels_px["y"][keep], a=labels_px["a"][keep], b=b_each[keep],
           angle=labels_px["angle"][keep], amp=amp_each[keep], k=k[keep])
+    # Each label's signal for a matched filter (peak x sqrt(area), blur ignored), for its SNR.
+    labels_px["signal_each"] = amp_each * -np.expm1(-k) * np.sqrt(labels_px["a"] * b_each)
     amp = q["label_amp"]
     clutter.add_debris(rng, layer, q, label_amp=amp)
     clutter.add_salt(rng, layer, q, label_amp=amp)
@@ -130,15 +132,21 @@ def render_scene(rng, shape, q, labels_px, *, maps):
     return signal
 
 
-def _reference_peak(p, *, blurred):
-    """Peak of the faintest label type of ``p`` (object-layer units), optionally after the PSF."""
-    px = p["pixel_size_nm"]
+def _label_kinds(p) -> list:
+    """(a_nm, b_nm, k) of the faintest gold size and of quantum dots, as ``p`` has them."""
     kinds = []
     if p["label"] in ("gold", "mixed"):
         d = min(p["gold_diameters_nm"])
         kinds.append((d / 2, d / 2, d / p["gold_mfp_nm"]))
     if p["label"] in ("qd", "mixed"):
         kinds.append((6.0, 3.5, 7.0 / (p["gold_mfp_nm"] * p["qd_mfp_factor"])))
+    return kinds
+
+
+def _reference_peak(p, *, blurred):
+    """Peak of the faintest label type of ``p`` (object-layer units), optionally after the PSF."""
+    px = p["pixel_size_nm"]
+    kinds = _label_kinds(p)
     if not blurred:
         return float(max(-np.expm1(-k) for _, _, k in kinds)), 1.0
     reach = max(p["blur_sigma_nm"] * 4, p["tail_sigma_nm"] * 3 * (p["tail_weight"] > 0), 12.0) / px
@@ -153,6 +161,12 @@ def _reference_peak(p, *, blurred):
         peaks.append((peak * np.sqrt(np.sum((out / peak) ** 2)), peak, np.sum((out / peak) ** 2)))
     _, peak, energy = min(peaks)  # the faintest by matched-filter SNR
     return float(peak), float(energy)
+
+
+def _reference_signal(p) -> float:
+    """``signal_each`` (see :func:`render_scene`) of the faintest label type at full contrast."""
+    px = p["pixel_size_nm"]
+    return float(min(-np.expm1(-k) * np.sqrt(a * b) / px for a, b, k in _label_kinds(p)))
 
 
 def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = None, **overrides):
@@ -183,7 +197,8 @@ def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = 
         ``pixel_size_nm``, ``polarity``, ``label``, ``dose_e_per_A2``, ``label_snr`` (peak
         contrast of the faintest label type over the background noise sd), ``matched_snr`` (the
         same for a matched filter: about 4 is the limit of reliable detection); per point
-        arrays ``diameter_nm``, ``label_type``, ``kind``, ``group``, ``region``; and ``params``
+        arrays ``diameter_nm``, ``label_type``, ``kind``, ``group``, ``region``,
+        ``matched_snr_each`` (each label's matched-filter SNR, blur ignored); and ``params``
         (every drawn parameter).
 
     Examples
@@ -214,6 +229,7 @@ def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = 
                    background=q["background_level"])
     x, y = labels_px["x"], labels_px["y"]
     keep = (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
+    snr_each = q["matched_snr"] * labels_px["signal_each"] / _reference_signal(p)
     points = np.column_stack([x[keep], y[keep]]).astype(np.float64)
     metadata = {
         "pixel_size_nm": px,
@@ -225,6 +241,7 @@ def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = 
         "diameter_nm": lab["diameter_nm"][keep],
         "label_type": lab["label"][keep],
         "kind": lab["kind"][keep],
+        "matched_snr_each": snr_each[keep],
         "group": lab["group"][keep],
         "region": lab["region"][keep],
         "params": {k: v for k, v in q.items() if k != "label_amp"},
