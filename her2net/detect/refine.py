@@ -12,8 +12,8 @@ disagree by more than 0.3 ``s`` (something else in the window pulls the fit), th
 centre is kept.
 
 On clean simulated images (labels on a smooth background, two simulators) this lowers the
-localisation RMSE by 8-19 % at the standard dose; among clutter (debris, texture, membrane
-particles) it raises it by 2-8 % (``docs/detect.md``).
+localisation RMSE by 11-21 % at good signal; among clutter (debris, texture, membrane particles)
+it raises it by up to 12 % (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
 """
 
 from __future__ import annotations

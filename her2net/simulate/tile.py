@@ -90,6 +90,8 @@ def render_scene(rng, shape, q, labels_px, *, maps):
         Parameters resolved by :func:`resolve_signal`.
     labels_px : dict
         ``x``, ``y``, ``a``, ``b`` (semi-axes, px), ``angle``, ``thickness_nm``, ``label``.
+        ``signal_each`` is added: each label's peak contrast times the square root of its area
+        (px), drawn jitter included, from which :func:`simulate_tile` reports its SNR.
     maps : dict
         ``mask``, ``ruffle``, ``thickness``, ``ramp`` full-size arrays (see ``adf_signal``), and
         ``membranes`` (a smooth zero-mean field for section membranes, or None).

@@ -117,3 +117,19 @@ def test_rendered_label_centres_match_points(polarity):
     errors = np.array(errors)
     assert len(errors) >= 3
     assert np.abs(errors).max() < 0.15, errors
+
+
+def test_each_label_matched_snr():
+    # Identical labels at full contrast all sit at the image's matched SNR (that of the faintest).
+    even = dict(label="gold", gold_diameters_nm=(10.0,), size_jitter=0.0, amp_jitter=0.0,
+                gold_aspect=1.0, matched_snr=7.0, polarity="bright")
+    _, points, meta = simulate_tile(np.random.default_rng(3), 128, 1.0, **even)
+    assert len(points) > 5
+    np.testing.assert_allclose(meta["matched_snr_each"], 7.0, rtol=1e-6)
+    # With 6- and 12-nm gold the image's SNR is the 6-nm label's; 12-nm gold is brighter.
+    mixed = dict(even, gold_diameters_nm=(6.0, 12.0), polarity="dark")
+    _, points, meta = simulate_tile(np.random.default_rng(4), 192, 1.0, **mixed)
+    snr, size = meta["matched_snr_each"], meta["diameter_nm"]
+    assert (size < 9).any() and (size > 9).any()
+    np.testing.assert_allclose(snr[size < 9], 7.0, rtol=1e-6)
+    assert snr[size > 9].min() > 1.5 * 7.0
