@@ -108,19 +108,22 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("her2net").setLevel(logging.WARNING)  # not a line per simulated image
 
-    from her2net.model.checkpoint import _read, load_model, save_checkpoint
+    from her2net.model.checkpoint import load_model, save_checkpoint
 
     model = load_model(args.checkpoint, device="cpu")
     result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
                                  standard_snr=tuple(args.standard_snr))
     for row in result["table"]:
         print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
-    payload = _read(args.checkpoint)
-    metadata = dict(payload["metadata"])
+    metadata = dict(model.metadata)
     metadata.setdefault("training_threshold", metadata["threshold"])
     metadata["threshold"] = float(result["threshold"])
     metadata["threshold_source"] = result["method"]
     metadata["threshold_calibration"] = result
+    command = f"python -m train calibrate <checkpoint> --scenes {args.scenes} --seed {args.seed}"
+    commands = list(metadata.get("training_commands") or [])
+    if command not in commands:
+        metadata["training_commands"] = commands + [command]
     out = save_checkpoint(args.out or args.checkpoint, model.net.cpu(), metadata)
     load_model(out)
     print(f"threshold {result['threshold']:.3f} (mean F1 {result['mean_f1']:.3f} over doses "
