@@ -4,7 +4,8 @@ Usage (from the repository root)::
 
     python benchmarks/run_all.py [--quick]
 
-``--quick`` runs smaller sets (a smoke run of the harness, figures not for quoting). The scripts
+``--quick`` runs smaller sets (a smoke run of the harness, figures not for quoting; their result
+files go to /tmp, never over benchmarks/results/). The scripts
 run one after another in fresh processes, so one failing does not stop the others; the exit status
 is 1 if any failed. See benchmarks/README.md for what each takes on a 2-core machine.
 """
@@ -29,7 +30,8 @@ BENCHMARKS = (
                                   "/tmp/her2net-quick-independent.csv"]),
     ("bench_refine.py", [], ["--n-images", "2"]),
     ("bench_speed_vs_peers.py", [], ["--size", "1024", "--repeats", "1"]),
-    ("bench_pipeline_dimer_fraction.py", [], ["--cells", "3", "--calibration-cells", "1"]),
+    ("bench_pipeline_dimer_fraction.py", [], ["--cells", "3", "--calibration-cells", "1",
+                                              "--results", "/tmp/her2net-quick-dimer.csv"]),
     ("bench_analysis.py", [], None),
 )
 
