@@ -47,10 +47,10 @@ CONDITIONS = (
 )
 
 
-def run(n_calibration: int, n_test: int, methods) -> pd.DataFrame:
+def run(n_calibration: int, n_test: int, methods, checkpoint=None) -> pd.DataFrame:
     from benchmarks.peers import PEERS, Her2net, calibrate, detect_set
 
-    detectors = [Her2net() if m == "her2net" else PEERS[m]() for m in methods]
+    detectors = [Her2net(checkpoint=checkpoint) if m == "her2net" else PEERS[m]() for m in methods]
     rows = []
     for name, options in CONDITIONS:
         options = dict(options, size_px=int(round(FOV_NM / options["pixel_size_nm"])))
@@ -90,6 +90,9 @@ def main(argv=None) -> int:
                         choices=["trackpy", "blob_log", "her2net"])
     parser.add_argument("--n-calibration", type=int, default=3)
     parser.add_argument("--n-test", type=int, default=6)
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="her2net checkpoint to score (default: the shipped one); give "
+                             "--results elsewhere to keep the stored rows")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)
@@ -98,7 +101,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="No maxima survived")
     if not args.print_only:
         with Timer() as total:
-            table = run(args.n_calibration, args.n_test, args.methods)
+            table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint)
         logging.info("total %.0f s", total.seconds)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.results, index=False)

@@ -123,10 +123,10 @@ class Her2net:
     size_grid = ({},)
     threshold_acts_inside = True
 
-    def __init__(self, *, device: str = "cpu"):
+    def __init__(self, *, device: str = "cpu", checkpoint=None):
         from her2net.model import load_model
 
-        self.model = load_model(device=device)
+        self.model = load_model(checkpoint, device=device)  # None: the shipped checkpoint
 
     def detect(self, sample: Sample, params: dict, *, image=None):
         from her2net.detect import detect
