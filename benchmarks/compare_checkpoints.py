@@ -34,14 +34,16 @@ CONDITIONS = (
 )
 
 
-def _replicas(n_images: int, seed: int) -> list[Sample]:
+def _replicas(n_images: int, seed: int, particle_contrast=None) -> list[Sample]:
     from her2net.simulate import simulate_tile
 
+    extra = {} if particle_contrast is None else {"particle_contrast": particle_contrast}
     samples = []
     for i in range(n_images):
         image, points, meta = simulate_tile(np.random.default_rng([seed, i]), 320, 1.2,
                                             polarity="dark", specimen="replica", label="gold",
-                                            gold_diameters_nm=(6.0, 12.0), matched_snr=30.0)
+                                            gold_diameters_nm=(6.0, 12.0), matched_snr=30.0,
+                                            **extra)
         samples.append(Sample(f"replica/{i}", image, points, 1.2, "dark", meta))
     return samples
 
@@ -77,9 +79,15 @@ def main(argv=None) -> int:
     parser.add_argument("checkpoints", nargs="+", help="inference checkpoints (.pt)")
     parser.add_argument("--n-images", type=int, default=4, help="images per condition")
     parser.add_argument("--seed", type=int, default=99)
+    parser.add_argument("--replica-particle-contrast", type=float, nargs="*", default=[],
+                        metavar="C", help="also score replicas whose membrane particles have this "
+                        "peak contrast relative to the faintest gold (simulator default: drawn "
+                        "in 0.15-0.8)")
     args = parser.parse_args(argv)
     sets = {c.name: make_set(c, n_images=args.n_images, seed=args.seed) for c in CONDITIONS}
     sets["replica-6+12nm-gold-dark-snr30"] = _replicas(args.n_images, args.seed)
+    for contrast in args.replica_particle_contrast:
+        sets[f"replica-particles-{contrast:g}"] = _replicas(args.n_images, args.seed, contrast)
     rows = [row for path in args.checkpoints for row in score_checkpoint(path, sets)]
     table = pd.DataFrame(rows).sort_values(["condition", "checkpoint"], kind="stable")
     print(format_table(table, floatfmt=".3f"))
