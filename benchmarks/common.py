@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from her2net.evaluate import evaluate_detections
+from her2net.simulate import CLEAN_SCENE
 
 __all__ = [
     "Condition",
@@ -72,13 +73,9 @@ CONDITIONS = (tuple(Condition(lab, pol, dose, "randomised",
                     for dose in DOSES for lab, pol in LABEL_POLARITIES)
               + tuple(Condition(lab, "bright", dose, "clean", PIXEL_SIZE_NM[("clean", lab, "bright")])
                       for dose in DOSES for lab in ("gold", "qd")))
-# 'clean' scenes (liquid STEM only): labels on a smooth background with shot noise and blur only (no debris, salt,
-# membrane particles, texture, scan lines, gradients or cell edges), the easy case where classical
-# detectors are at their best; 'randomised' scenes draw all of these over the simulator's ranges.
-CLEAN_OVERRIDES = {"particles_per_um2": 0.0, "debris_per_um2": 0.0, "salt_per_um2": 0.0,
-                   "texture": 0.0, "scan_lines": 0.0, "cell_edge": False, "gradient": 0.0,
-                   "thickness_variation": 0.0, "ruffle_contrast": 0.0, "membrane_lines": 0.0,
-                   "halo": 0.0}
+# 'clean' scenes (liquid STEM only): labels on a smooth background with shot noise and blur only
+# (her2net.simulate.CLEAN_SCENE); 'randomised' scenes draw clutter over the simulator's ranges.
+CLEAN_OVERRIDES = CLEAN_SCENE
 
 
 @dataclass(frozen=True)

@@ -29,21 +29,18 @@ logger = logging.getLogger(__name__)
 DOSES = (1.0, 0.3, 0.12)
 THRESHOLDS = tuple(np.round(np.arange(0.15, 0.701, 0.025), 3))
 KINDS = (("gold", "bright"), ("qd", "bright"), ("gold", "dark"))
-CLEAN = {"particles_per_um2": 0.0, "debris_per_um2": 0.0, "salt_per_um2": 0.0, "texture": 0.0,
-         "scan_lines": 0.0, "cell_edge": False, "gradient": 0.0, "thickness_variation": 0.0,
-         "ruffle_contrast": 0.0, "membrane_lines": 0.0, "halo": 0.0}
 
 
 def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fov_nm: float = 320.0):
     """Yield ``(scene, dose, image, points_px, pixel_size_nm, polarity)`` for every scene and dose."""
-    from her2net.simulate import simulate_tile
+    from her2net.simulate import CLEAN_SCENE, simulate_tile
 
     for i in range(n_scenes):
         rng = np.random.default_rng([seed, i])
         label, polarity = KINDS[i % len(KINDS)]
         px = float(np.exp(rng.uniform(np.log(0.5), np.log(3.0))))
         snr = float(np.exp(rng.uniform(*np.log(standard_snr))))
-        extra = dict(CLEAN) if (i // len(KINDS)) % 2 == 0 else {}
+        extra = dict(CLEAN_SCENE) if (i // len(KINDS)) % 2 == 0 else {}
         size = int(round(fov_nm / px))
         for dose in DOSES:
             image, points, _ = simulate_tile(np.random.default_rng([seed, i, 1]), size, pixel_size_nm=px,

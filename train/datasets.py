@@ -71,9 +71,7 @@ def _crop(image, points, size, rng, weights=None):
     crop = image[y0:y0 + size, x0:x0 + size]
     pts = points - np.array([x0, y0])
     keep = (pts[:, 0] > -3) & (pts[:, 0] < size + 2) & (pts[:, 1] > -3) & (pts[:, 1] < size + 2)
-    if weights is None:
-        return crop, pts[keep]
-    return crop, pts[keep], np.asarray(weights)[keep]
+    return crop, pts[keep], None if weights is None else np.asarray(weights)[keep]
 
 
 class SyntheticTiles(Dataset):
@@ -196,7 +194,7 @@ class AnnotatedTiles(Dataset):
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index, 7])
         image, points = self.items[int(rng.integers(len(self.items)))]
-        image, points = _crop(image, points, self.tile_px, rng)
+        image, points, _ = _crop(image, points, self.tile_px, rng)
         return _augmented_sample(self, image, points, index + 17)
 
 

@@ -136,18 +136,19 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     height, width = data.shape
     # A label belongs to the image when its centre lies inside it; peaks at the border of labels
     # centred just outside (their tails are visible) are dropped, not clipped onto the border.
-    inside = ((points[:, 0] >= -0.5) & (points[:, 0] < width - 0.5)
-              & (points[:, 1] >= -0.5) & (points[:, 1] < height - 0.5))
-    points, peaks = points[inside], peaks[inside]
+    def inside(xy):
+        return ((xy[:, 0] >= -0.5) & (xy[:, 0] < width - 0.5)
+                & (xy[:, 1] >= -0.5) & (xy[:, 1] < height - 0.5))
+
+    keep = inside(points)
+    points, peaks = points[keep], peaks[keep]
     diameter_nm, intensity = measure_labels(data, points, pixel_size_nm=size_nm,
                                             polarity=decision.polarity)
     n_refined = 0
     if refine and len(points):
         refined, fitted = refine_centres(data, points, pixel_size_nm=size_nm,
                                          polarity=decision.polarity, diameter_nm=diameter_nm)
-        # Refinement never moves a label out of the image.
-        fitted &= ((refined[:, 0] >= -0.5) & (refined[:, 0] < width - 0.5)
-                   & (refined[:, 1] >= -0.5) & (refined[:, 1] < height - 0.5))
+        fitted &= inside(refined)  # refinement never moves a label out of the image
         points = np.where(fitted[:, None], refined, points)
         n_refined = int(fitted.sum())
     table = pd.DataFrame({

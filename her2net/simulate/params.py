@@ -13,7 +13,7 @@ import numpy as np
 from her2net.errors import InputError
 from her2net.simulate.labels import GOLD_SIZES_NM, LABEL_KINDS
 
-__all__ = ["draw_params", "PARAM_NAMES", "check_params"]
+__all__ = ["draw_params", "PARAM_NAMES", "CLEAN_SCENE", "check_params"]
 
 
 def _loguniform(rng, lo, hi):
@@ -125,6 +125,14 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
 
 
 PARAM_NAMES = tuple(_draw_all(np.random.default_rng(0), {}).keys())
+
+#: Overrides for a 'clean' scene: labels on a smooth background with blur and shot noise only (no
+#: debris, salt, membrane particles, texture, scan lines, gradients, halos or cell edges), the
+#: easy case where classical detectors are at their best.
+CLEAN_SCENE = {"particles_per_um2": 0.0, "debris_per_um2": 0.0, "salt_per_um2": 0.0,
+               "texture": 0.0, "scan_lines": 0.0, "cell_edge": False, "gradient": 0.0,
+               "thickness_variation": 0.0, "ruffle_contrast": 0.0, "membrane_lines": 0.0,
+               "halo": 0.0}
 
 
 def check_params(p: dict) -> None:
