@@ -2,9 +2,11 @@
 
 The network is asked first: up to three 256-px crops at the native pixel size (with 32 px of
 context) are run in both polarities and the one with the larger sum of confident peak scores wins
-by a factor of 1.5. When neither polarity gives a clear
-answer (an empty field, or an untrained network), a robust skewness of a band-passed image
-decides: compact labels make a long tail on their own side of the intensity distribution.
+by a factor of 1.5. Sparse labels can miss all three crops (less evidence than a few confident
+peaks); then a grid of crops over the whole
+image (at most 16) is asked the same question. When neither polarity gives a clear answer (an
+empty field, or an untrained network), a robust skewness of a band-passed image decides: compact
+labels make a long tail on their own side of the intensity distribution.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ logger = logging.getLogger(__name__)
 POLARITIES = ("auto", "bright", "dark")
 _CROP_PX = 256
 _MAX_CROPS = 3
+_MAX_GRID_CROPS = 16  # second look, when the first crops do not decide
 _CONTEXT_PX = 32  # context around each crop: enough to decide, cheaper than half the field
 _CLEAR_RATIO = 1.5
+_FIRST_LOOK_EVIDENCE = 1.0  # summed score above threshold the first crops need (a few peaks)
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,22 @@ def check_polarity(polarity: str) -> str:
     return polarity
 
 
-def _crop_origins(shape, crop_px):
-    """Top-left corners of up to three crops: the centre and two opposite quadrant centres."""
+def _crop_origins(shape, crop_px, *, grid: bool = False):
+    """Top-left corners of the crops and the crop shape.
+
+    By default up to three crops: the centre and two opposite quadrant centres. With ``grid``, a
+    regular grid of crops covering the image (the grid is thinned to at most ``_MAX_GRID_CROPS``).
+    """
     height, width = shape
     ch, cw = min(crop_px, height), min(crop_px, width)
+    if grid:
+        rows = np.linspace(0, height - ch, max(1, int(np.ceil(height / ch)))).round().astype(int)
+        cols = np.linspace(0, width - cw, max(1, int(np.ceil(width / cw)))).round().astype(int)
+        origins = [(int(r0), int(c0)) for r0 in rows for c0 in cols]
+        if len(origins) > _MAX_GRID_CROPS:
+            pick = np.linspace(0, len(origins) - 1, _MAX_GRID_CROPS).round().astype(int)
+            origins = [origins[i] for i in pick]
+        return origins, (ch, cw)
     centres = [(height / 2, width / 2)]
     if height >= 2 * ch and width >= 2 * cw:
         centres += [(height * 0.25, width * 0.25), (height * 0.75, width * 0.75)]
@@ -77,16 +93,16 @@ def _crop_origins(shape, crop_px):
     return origins, (ch, cw)
 
 
-def _network_scores(native_bright: np.ndarray, runner, *, threshold: float,
+def _network_scores(native_bright: np.ndarray, runner, origins, crop_shape, *, threshold: float,
                     min_distance_px: int) -> tuple[float, float]:
     """Summed (score - threshold) of peaks over crops, for labels bright and for labels dark.
 
     ``native_bright`` is the image normalised as 'bright'; '1 - image' is its 'dark' version up
-    to the percentile mapping, which is what the network sees after normalisation.
+    to the percentile mapping, which is what the network sees after normalisation. ``origins``
+    and ``crop_shape`` come from :func:`_crop_origins`.
     """
     multiple = runner.size_multiple
-    crop = max(multiple, _CROP_PX // multiple * multiple)
-    origins, (ch, cw) = _crop_origins(native_bright.shape, crop)
+    ch, cw = crop_shape
     pad = _CONTEXT_PX
     windows = []
     for r0, c0 in origins:
@@ -98,8 +114,9 @@ def _network_scores(native_bright: np.ndarray, runner, *, threshold: float,
     # with the percentiles mirrored; close enough to decide which side the labels are on.
     scores = []
     for data in (batch, 1.0 - batch):
-        maps = runner(data)
         total = 0.0
+        maps = (m for start in range(0, len(data), _MAX_CROPS)
+                for m in runner(data[start:start + _MAX_CROPS]))
         for m in maps:
             core = m[:, pad:pad + ch, pad:pad + cw]
             peaks = find_peaks(core[0], core[1:], threshold=threshold, min_distance_px=min_distance_px)
@@ -154,9 +171,18 @@ def decide_polarity(native: np.ndarray, *, polarity: str = "auto", runner=None,
 
         if normalized_bright is None:
             normalized_bright = normalize_image(native, polarity="bright")
-        bright, dark = _network_scores(normalized_bright, runner, threshold=threshold,
-                                       min_distance_px=min_distance_px)
-        if max(bright, dark) > 0 and max(bright, dark) >= _CLEAR_RATIO * min(bright, dark):
-            return PolarityDecision("bright" if bright >= dark else "dark", "network", bright, dark)
+        multiple = runner.size_multiple
+        crop = max(multiple, _CROP_PX // multiple * multiple)
+        first, crop_shape = _crop_origins(native.shape, crop)
+        grid, _ = _crop_origins(native.shape, crop, grid=True)
+        for origins in (first, grid):
+            if origins is grid and set(grid) <= set(first):
+                break  # the first crops already covered the image
+            bright, dark = _network_scores(normalized_bright, runner, origins, crop_shape,
+                                           threshold=threshold, min_distance_px=min_distance_px)
+            needed = _FIRST_LOOK_EVIDENCE if origins is first and grid != first else 0.0
+            if max(bright, dark) > needed and max(bright, dark) >= _CLEAR_RATIO * min(bright, dark):
+                return PolarityDecision("bright" if bright >= dark else "dark", "network", bright,
+                                        dark)
     up, down = _skewness_scores(native)
     return PolarityDecision("bright" if up >= down else "dark", "skewness", up, down)

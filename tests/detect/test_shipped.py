@@ -91,3 +91,24 @@ def test_polarity_auto_and_dark_on_an_inverted_micrograph(shipped_model):
                             tolerance=0.5)
     assert len(pairs) == len(bright) == len(dark)
     assert auto.attrs["her2net"]["polarity"] == "dark"
+
+
+def test_polarity_auto_finds_sparse_dark_labels_outside_the_first_crops(shipped_model):
+    # A bright-field replica (bright Pt shadows, dark gold) with a handful of gold labels, all in
+    # one corner: the first three crops (centre and two quadrant centres) see none of them, so
+    # the skewness would answer from the shadows; the grid of crops finds the gold.
+    rng = np.random.default_rng(3)
+    image, points, _ = simulate_tile(rng, 768, pixel_size_nm=1.0, polarity="dark",
+                                     specimen="replica", label="gold", gold_diameters_nm=(12.0,),
+                                     matched_snr=30.0, density_per_um2=0.0,
+                                     particle_contrast=0.2)
+    gold, _, _ = simulate_tile(np.random.default_rng(4), 192, pixel_size_nm=1.0, polarity="dark",
+                               specimen="section", label="gold", gold_diameters_nm=(12.0,),
+                               matched_snr=30.0, density_per_um2=400.0, particles_per_um2=0.0)
+    assert len(points) == 0
+    corner = image[-192:, :192]
+    image[-192:, :192] = (gold - gold.mean()) / gold.std() * corner.std() + corner.mean()
+    auto = detect(image, pixel_size_nm=1.0, model=shipped_model, polarity="auto")
+    info = auto.attrs["her2net"]
+    assert (info["polarity"], info["polarity_method"]) == ("dark", "network"), info
+    assert len(auto) >= 5
