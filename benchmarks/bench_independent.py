@@ -47,12 +47,19 @@ CONDITIONS = (
 )
 
 
-def run(n_calibration: int, n_test: int, methods, checkpoint=None) -> pd.DataFrame:
+def bright_conditions(background_counts) -> tuple:
+    """The 10-nm bright condition at other background counts (standard dose), as CONDITIONS."""
+    base = dict(CONDITIONS[0][1])
+    return tuple((f"bright-10nm-1.5px-b{counts:g}", dict(base, background_counts=float(counts)))
+                 for counts in background_counts)
+
+
+def run(n_calibration: int, n_test: int, methods, checkpoint=None, conditions=CONDITIONS) -> pd.DataFrame:
     from benchmarks.peers import PEERS, Her2net, calibrate, detect_set
 
     detectors = [Her2net(checkpoint=checkpoint) if m == "her2net" else PEERS[m]() for m in methods]
     rows = []
-    for name, options in CONDITIONS:
+    for name, options in conditions:
         options = dict(options, size_px=int(round(FOV_NM / options["pixel_size_nm"])))
         for dose, factor in DOSES.items():
             cal = independent_set(n_calibration, CAL_SEED, dose_scale=factor, name=name, **options)
@@ -87,12 +94,16 @@ def print_tables(table: pd.DataFrame) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
-                        choices=["trackpy", "blob_log", "her2net"])
+                        choices=["trackpy", "blob_log", "matched_filter", "her2net"])
     parser.add_argument("--n-calibration", type=int, default=3)
     parser.add_argument("--n-test", type=int, default=6)
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="her2net checkpoint to score (default: the shipped one); give "
                              "--results elsewhere to keep the stored rows")
+    parser.add_argument("--background-counts", type=float, nargs="+", default=None, metavar="N",
+                        help="instead of the stored conditions, 10-nm bright gold at these "
+                             "background counts per pixel (standard dose); give --results "
+                             "elsewhere to keep the stored rows")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)
@@ -101,7 +112,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="No maxima survived")
     if not args.print_only:
         with Timer() as total:
-            table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint)
+            conditions = (CONDITIONS if args.background_counts is None
+                          else bright_conditions(args.background_counts))
+            table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint, conditions)
         logging.info("total %.0f s", total.seconds)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.results, index=False)

@@ -12,6 +12,10 @@ pixels per image, so that one frozen parameter set can serve every image of a ki
 * ``blob_log``: ``skimage.feature.blob_log(image, min_sigma, max_sigma, num_sigma=5,
   threshold)``; free: the sigma range in nm and ``threshold`` (on the scale-normalised LoG, which
   does not depend on the pixel size). Score: the scale-normalised LoG response at the blob.
+* ``matched_filter``: a reference rather than a tool users pick: the image correlated with a
+  Gaussian spot (the detector that is optimal for isolated Gaussian spots in white noise), minus a
+  local background (median over 6 spot widths), in units of the filtered noise; local maxima above
+  a threshold. Free: the Gaussian sd in nm and the threshold. Score: the filtered value.
 * ``her2net``: :func:`her2net.detect.detect` with the shipped checkpoint and
   ``threshold='auto'`` (its calibrated threshold: nothing tuned here).
 
@@ -31,7 +35,7 @@ import pandas as pd
 
 from benchmarks.common import Sample, score, to_detections_frame
 
-__all__ = ["Trackpy", "BlobLog", "Her2net", "calibrate", "detect_set", "PEERS"]
+__all__ = ["Trackpy", "BlobLog", "MatchedFilter", "Her2net", "calibrate", "detect_set", "PEERS"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +120,30 @@ class BlobLog:
         return blobs[:, [1, 0]].astype(float), response
 
 
+class MatchedFilter:
+    """Correlation with a Gaussian spot of sd in nm, background-subtracted, in noise units."""
+
+    name = "matched_filter"
+    size_grid = tuple({"sigma_nm": s} for s in (2.0, 3.0, 4.0, 5.5))
+    threshold_acts_inside = False
+
+    def detect(self, sample: Sample, params: dict, *, image=None):
+        from scipy import ndimage
+        from skimage.feature import peak_local_max
+
+        image = _normalized(sample) if image is None else image
+        sigma = max(0.5, params["sigma_nm"] / sample.pixel_size_nm)
+        width = max(3, int(round(6 * sigma)))
+        background = ndimage.uniform_filter(ndimage.median_filter(image, size=width), width)
+        # Gaussian smoothing is the correlation with a unit-sum Gaussian: white noise of sd 1
+        # becomes noise of sd 1 / (2 sqrt(pi) sigma).
+        z = ndimage.gaussian_filter(image - background, sigma) * (2 * np.sqrt(np.pi) * sigma)
+        threshold = params.get("threshold")
+        peaks = peak_local_max(z, min_distance=max(1, int(sigma)), exclude_border=False,
+                               threshold_abs=2.0 if threshold is None else threshold)
+        return peaks[:, ::-1].astype(float), z[peaks[:, 0], peaks[:, 1]].astype(float)
+
+
 class Her2net:
     """her2net's own detector with its calibrated threshold (no tuning here)."""
 
@@ -136,7 +164,7 @@ class Her2net:
         return found[["x_px", "y_px"]].to_numpy(float), found["score"].to_numpy(float)
 
 
-PEERS = {"trackpy": Trackpy, "blob_log": BlobLog}
+PEERS = {"trackpy": Trackpy, "blob_log": BlobLog, "matched_filter": MatchedFilter}
 
 
 def detect_set(method, samples, params: dict, *, images=None) -> pd.DataFrame:

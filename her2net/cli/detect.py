@@ -53,7 +53,9 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                        help="labels brighter (ADF STEM) or darker (bright-field TEM) than the "
                             "background; auto decides per image and says so (default auto)")
     group.add_argument("--threshold", default="auto", metavar="auto|P",
-                       help="heatmap probability threshold; auto: the checkpoint's calibrated one")
+                       help="heatmap probability threshold; auto: the checkpoint's calibrated "
+                            "one, raised per image where the labels score high; P: this value in "
+                            "every image")
     group.add_argument("--no-refine", dest="refine", action="store_false",
                        help="keep the network's centres (default: average them with a local "
                             "Gaussian fit on the image, which localises better on clean images)")
@@ -90,7 +92,7 @@ def add_parser(subparsers):
     return parser
 
 
-def _sidecar(args, model, threshold: float, result) -> dict:
+def _sidecar(args, model, threshold: float, relative_threshold: float, result) -> dict:
     from her2net._version import __version__
 
     options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
@@ -101,6 +103,7 @@ def _sidecar(args, model, threshold: float, result) -> dict:
         "checkpoint": str(model.path) if model.path is not None else None,
         "checkpoint_metadata": model.metadata,
         "threshold": threshold,
+        "relative_threshold": relative_threshold,  # per-image thresholds are under "images"
         "model_pixel_size_nm": model.pixel_size_nm,
         "images": result.images,
         "failed": [{"image": name, "error": message} for name, message in result.failures],
@@ -126,7 +129,7 @@ def run_detection(args):
     InputError
         Bad options or inputs, or every image failed (the first reason is given).
     """
-    from her2net.detect.api import resolve_model, resolve_threshold
+    from her2net.detect.api import resolve_model, threshold_rule
     from her2net.detect.batch import collect_inputs, detect_batch
     from her2net.detect.inference import resolve_device
     from her2net.errors import InputError
@@ -140,7 +143,8 @@ def run_detection(args):
         check_output_dir(args.overlays, overwrite=overwrite)
     device = resolve_device(args.device)
     model = resolve_model(args.checkpoint, device=device)
-    threshold = resolve_threshold(args.threshold, model)
+    base, relative = threshold_rule(args.threshold, model)  # checked before any image is read
+    threshold = "auto" if relative > 0 else base
     quiet = bool(getattr(args, "quiet", False))
     options = dict(model=model, pixel_size_nm=args.pixel_size, polarity=args.polarity,
                    threshold=threshold, tile_px=args.tile, device=device,
@@ -160,7 +164,7 @@ def run_detection(args):
     for _, message in result.failures:
         print(f"her2net: skipped: {message}", file=sys.stderr)
     detections = result.detections
-    detections.attrs["sidecar"] = _sidecar(args, model, threshold, result)
+    detections.attrs["sidecar"] = _sidecar(args, model, base, relative, result)
     detections.attrs["failures"] = list(result.failures)
     logger.info("%d labels in %d images%s", len(detections), len(result.images),
                 f"; {len(result.failures)} images skipped" if result.failures else "")

@@ -12,7 +12,8 @@ import pandas as pd
 
 from her2net.errors import InputError
 
-__all__ = ["detect", "detect_image", "resolve_model", "resolve_threshold", "DETECTION_COLUMNS"]
+__all__ = ["detect", "detect_image", "resolve_model", "resolve_threshold", "threshold_rule",
+           "DETECTION_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,18 @@ def resolve_threshold(threshold, model) -> float:
     if not 0.0 < threshold < 1.0:
         raise InputError(f"--threshold must be in (0, 1) (a heatmap probability), got {threshold:g}")
     return threshold
+
+
+def threshold_rule(threshold, model) -> tuple[float, float]:
+    """(base threshold, relative threshold) for ``threshold`` 'auto' or a number.
+
+    'auto' is the checkpoint's calibrated threshold, raised per image by its relative threshold
+    (:func:`her2net.detect.postprocess.image_threshold`); a number is used as it is, in every
+    image.
+    """
+    base = resolve_threshold(threshold, model)
+    auto = isinstance(threshold, str) and threshold == "auto"
+    return base, (float(getattr(model, "relative_threshold", 0.0)) if auto else 0.0)
 
 
 def _as_image(image_or_array, pixel_size_nm, image_name):
@@ -96,6 +109,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.inference import detect_peaks_tiled, get_runner
     from her2net.detect.measure import measure_labels
     from her2net.detect.polarity import check_polarity, decide_polarity
+    from her2net.detect.postprocess import image_threshold
     from her2net.detect.refine import refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -108,7 +122,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
             "--pixel-size NM (pixel_size_nm=... in Python) or a manifest's pixel_size_nm column"
         )
     model = resolve_model(model, device=device)
-    thr = resolve_threshold(threshold, model)
+    thr, relative = threshold_rule(threshold, model)
     runner = get_runner(model.net, device=device, precision=precision)
     min_distance = int(getattr(model, "min_distance_px", 2))
     scale = size_nm / float(model.pixel_size_nm)
@@ -132,6 +146,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     peaks = detect_peaks_tiled(normalized, runner, threshold=thr, min_distance_px=min_distance,
                                tile_px=tile_px, batch_size=batch_size)
     del normalized
+    image_thr = image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative)
+    peaks = peaks[peaks[:, 2] >= image_thr]
     points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
     height, width = data.shape
     # A label belongs to the image when its centre lies inside it; peaks at the border of labels
@@ -169,7 +185,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "scale": float(scale),
         "polarity": decision.polarity,
         "polarity_method": decision.method,
-        "threshold": thr,
+        "threshold": image_thr,
+        "base_threshold": thr,
+        "relative_threshold": relative,
         "device": runner.device,
         "precision": runner.precision,
         "detections": int(len(table)),
@@ -204,7 +222,10 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
         Labels brighter (ADF STEM) or darker (bright-field TEM) than the background; 'auto'
         decides from the image.
     threshold : 'auto' or float
-        Heatmap probability threshold; 'auto' uses the checkpoint's calibrated one.
+        Heatmap probability threshold. 'auto' uses the checkpoint's calibrated one, raised in
+        images whose labels score high (a peak must reach the checkpoint's
+        ``relative_threshold`` times the 75th percentile of the image's confident scores, see
+        :func:`her2net.detect.postprocess.image_threshold`); a number is used as it is.
     tile_px : int, optional
         Network input size per tile (default 2304 on CPU, 1024 on CUDA).
     device : {'auto', 'cpu', 'cuda', 'cuda:N'}

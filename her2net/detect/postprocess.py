@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["find_peaks"]
+__all__ = ["find_peaks", "image_threshold", "RELATIVE_THRESHOLD_QUANTILE"]
+
+#: Percentile of an image's confident peak scores that ``relative_threshold`` multiplies.
+RELATIVE_THRESHOLD_QUANTILE = 75.0
 
 
 def find_peaks(probability: np.ndarray, offsets: np.ndarray, *, threshold: float,
@@ -67,3 +70,44 @@ def find_peaks(probability: np.ndarray, offsets: np.ndarray, *, threshold: float
     dy = np.clip(offsets[1, rows, cols], -max_offset_px, max_offset_px)
     out = np.column_stack([cols + dx, rows + dy, score]).astype(np.float64)
     return out[np.argsort(-out[:, 2], kind="stable")]
+
+
+def image_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
+                    quantile: float = RELATIVE_THRESHOLD_QUANTILE, min_count: int = 5) -> float:
+    """The detection threshold for one image, raised where its labels score high.
+
+    In an image whose labels are clearly above the noise, they score near 1, while the best
+    noise blobs still reach 0.3-0.4 (the network cannot know how bright this image's labels
+    are). A peak scoring less than ``relative_threshold`` times the ``quantile``-th percentile
+    of the image's confident scores (those at least ``threshold``) is dropped. The threshold is
+    never lowered: in faint images the percentile is low and ``threshold`` holds.
+
+    Parameters
+    ----------
+    scores : array_like
+        Peak scores of the whole image.
+    threshold : float
+        The base threshold (the checkpoint's calibrated one).
+    relative_threshold : float
+        Fraction of the percentile; 0 keeps ``threshold``.
+    quantile : float
+        Percentile (0-100) of the confident scores.
+    min_count : int
+        With fewer confident peaks than this, ``threshold`` is kept.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> image_threshold([0.98, 0.97, 0.95, 0.99, 0.96, 0.35], threshold=0.3, relative_threshold=0.45)
+    0.4387500047683716
+    >>> image_threshold([0.5, 0.4, 0.45, 0.42, 0.38, 0.35], threshold=0.3, relative_threshold=0.45)
+    0.3
+    """
+    scores = np.asarray(scores, dtype=np.float32).ravel()
+    confident = scores[scores >= threshold]
+    if relative_threshold <= 0 or confident.size < max(int(min_count), 1):
+        return float(threshold)
+    return float(max(threshold, relative_threshold * np.percentile(confident, quantile)))

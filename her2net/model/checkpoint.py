@@ -3,7 +3,7 @@
 A checkpoint is a dict saved with ``torch.save``: ``format`` ("her2net-checkpoint"),
 ``format_version``, ``state_dict`` and ``metadata`` (plain JSON-like types only, so that it loads
 with ``torch.load(..., weights_only=True)``). Metadata keys: model_config, pixel_size_nm,
-polarity, threshold, min_distance_px, training_config, data, validation, git_commit, date,
+polarity, threshold, relative_threshold (optional), min_distance_px, training_config, data, validation, git_commit, date,
 her2net_version.
 """
 
@@ -45,6 +45,9 @@ class Her2netModel:
         Native pixel size: inference rescales images to it.
     threshold : float
         Detection threshold on the heatmap probability, calibrated on validation data.
+    relative_threshold : float
+        Per-image raise of the threshold (see :func:`her2net.detect.postprocess.image_threshold`);
+        0 when the checkpoint has none.
     min_distance_px : int
         Minimum distance between peaks in native pixels.
     metadata : dict
@@ -56,6 +59,7 @@ class Her2netModel:
     net: object
     pixel_size_nm: float
     threshold: float
+    relative_threshold: float = 0.0
     min_distance_px: int = 2
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
@@ -124,6 +128,7 @@ def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
         net=net,
         pixel_size_nm=float(metadata["pixel_size_nm"]),
         threshold=float(metadata["threshold"]),
+        relative_threshold=float(metadata.get("relative_threshold", 0.0)),
         min_distance_px=int(metadata.get("min_distance_px", 2)),
         metadata=metadata,
         path=path,

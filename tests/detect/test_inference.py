@@ -91,3 +91,17 @@ def test_bfloat16_close_to_float32(random_checkpoint, rng):
     p16, o16 = predict_maps(image, get_runner(model.net, device="cpu", precision="bfloat16"))
     np.testing.assert_allclose(p16, p32, atol=2e-3)
     np.testing.assert_allclose(o16, o32, atol=0.05)
+
+
+def test_image_threshold_raises_only_in_images_of_confident_peaks():
+    from her2net.detect.postprocess import image_threshold
+
+    confident = [0.95, 0.97, 0.99, 0.9, 0.96, 0.98, 0.2, 0.3]
+    assert image_threshold(confident, threshold=0.3, relative_threshold=0.45) == pytest.approx(
+        0.45 * np.percentile([0.95, 0.97, 0.99, 0.9, 0.96, 0.98, 0.3], 75))
+    assert image_threshold(confident, threshold=0.3, relative_threshold=0.0) == 0.3
+    faint = [0.35, 0.4, 0.5, 0.45, 0.38, 0.33]
+    assert image_threshold(faint, threshold=0.3, relative_threshold=0.45) == 0.3
+    few = [0.99, 0.98, 0.97]  # too few peaks to judge the image
+    assert image_threshold(few, threshold=0.3, relative_threshold=0.45, min_count=5) == 0.3
+    assert image_threshold([], threshold=0.3, relative_threshold=0.45) == 0.3

@@ -112,3 +112,26 @@ def test_polarity_auto_finds_sparse_dark_labels_outside_the_first_crops(shipped_
     info = auto.attrs["her2net"]
     assert (info["polarity"], info["polarity_method"]) == ("dark", "network"), info
     assert len(auto) >= 5
+
+
+def test_relative_threshold_drops_noise_peaks_in_an_image_of_bright_labels(shipped_model):
+    # At a high dose the labels score near 1 while noise blobs reach 0.2-0.4: with a low base
+    # threshold, the per-image raise keeps every label and drops most of the noise peaks.
+    import dataclasses
+
+    from her2net.simulate import CLEAN_SCENE
+
+    image, points, _ = simulate_tile(np.random.default_rng(21), 320, pixel_size_nm=1.5,
+                                     polarity="bright", label="gold", matched_snr=40.0,
+                                     density_per_um2=500.0, **CLEAN_SCENE)
+    truth = points * 1.5
+    low = dataclasses.replace(shipped_model, threshold=0.15, relative_threshold=0.45)
+    fixed = detect(image, pixel_size_nm=1.5, model=low, polarity="bright", threshold=0.15)
+    auto = detect(image, pixel_size_nm=1.5, model=low, polarity="bright", threshold="auto")
+    assert auto.attrs["her2net"]["threshold"] > 0.35
+    assert fixed.attrs["her2net"]["threshold"] == 0.15
+    n_fixed, _ = match_points(fixed[["x_nm", "y_nm"]].to_numpy(), truth, tolerance=TOLERANCE_NM)
+    n_auto, _ = match_points(auto[["x_nm", "y_nm"]].to_numpy(), truth, tolerance=TOLERANCE_NM)
+    assert len(n_auto) == len(n_fixed) >= 0.95 * len(truth)
+    assert len(fixed) - len(n_fixed) >= 5  # noise peaks at the low fixed threshold
+    assert len(auto) - len(n_auto) <= 0.2 * (len(fixed) - len(n_fixed))

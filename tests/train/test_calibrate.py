@@ -6,20 +6,25 @@ import pytest
 pytest.importorskip("lightning")  # the train extra (installed by make test)
 
 from her2net.model import load_model  # noqa: E402
-from train.calibrate import THRESHOLDS, calibrate_threshold, main  # noqa: E402
+from train.calibrate import RELATIVE_THRESHOLDS, THRESHOLDS, calibrate_threshold, main  # noqa: E402
 
 
 def test_dose_ladder_sweep_picks_the_best_mean_f1(shipped_model):
     result = calibrate_threshold(shipped_model, n_scenes=3, seed=3)
     table = result["table"]
-    assert [row["threshold"] for row in table] == [float(t) for t in THRESHOLDS]
+    assert [(row["threshold"], row["relative_threshold"]) for row in table] == [
+        (float(t), float(r)) for t in THRESHOLDS for r in RELATIVE_THRESHOLDS]
     best = max(table, key=lambda row: row["mean_f1"])
-    assert result["threshold"] == best["threshold"]
+    assert (result["threshold"], result["relative_threshold"]) == (best["threshold"],
+                                                                   best["relative_threshold"])
     # The shipped detector finds most labels on these scenes, more at the standard dose.
     assert best["mean_f1"] > 0.7
     assert best["f1_1x"] >= best["f1_0.12x"]
     # Too high a threshold loses labels: the sweep is not flat.
     assert table[-1]["mean_f1"] < best["mean_f1"] - 0.05
+    # The fixed thresholds (relative 0) are part of the sweep: the pick is never worse.
+    fixed = [row for row in table if row["relative_threshold"] == 0.0]
+    assert max(row["mean_f1"] for row in fixed) <= best["mean_f1"]
 
 
 def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path, capsys):
@@ -28,6 +33,7 @@ def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path,
     model = load_model(out)
     meta = model.metadata
     assert model.threshold == meta["threshold_calibration"]["threshold"]
+    assert model.relative_threshold == meta["threshold_calibration"]["relative_threshold"]
     assert meta["threshold_source"].startswith("best mean F1")
     assert "training_threshold" in meta
     json.dumps(meta)  # plain types only
