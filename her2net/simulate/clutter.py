@@ -63,7 +63,8 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
     """Non-label particles of label-like size on the membrane.
 
     Replicas (``specimen == 'replica'``): intramembrane particles shadowed with Pt/C: a dark metal
-    cap plus a bright elongated shadow behind it, lower contrast than gold. Otherwise: soft,
+    cap plus a bright elongated shadow behind it (``shadow_contrast`` times the cap's contrast),
+    lower contrast than gold. Otherwise: soft,
     low-contrast biological particles (ribosome-like in sections, proteins in liquid).
     """
     px = p["pixel_size_nm"]
@@ -84,16 +85,16 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
     amp = amp / -np.expm1(-0.3 if p["specimen"] == "replica" else -0.2)
     if p["specimen"] == "replica":
         # Metal piles up on the side facing the source (a dark crescent-like cap); behind the
-        # particle no metal lands (a bright shadow). shadow_sign -1 swaps them.
+        # particle no metal lands (a bright shadow). A reversed print (shadow_sign -1) inverts
+        # the whole image, gold included (see simulate_tile), never the shadows alone.
         ang = p["shadow_angle"] + rng.normal(0, 0.05, n)
-        sign = p.get("shadow_sign", 1.0)
         cx = x - np.cos(ang) * d * 0.15
         cy = y - np.sin(ang) * d * 0.15
-        splat(layer, cx, cy, a=d / 2, b=d / 2 * rng.uniform(0.7, 1.0, n), angle=ang, amp=sign * amp, k=0.3)
+        splat(layer, cx, cy, a=d / 2, b=d / 2 * rng.uniform(0.7, 1.0, n), angle=ang, amp=amp, k=0.3)
         length = d * p["shadow_length"]
         sx = x + np.cos(ang) * (d / 2 + length / 2)
         sy = y + np.sin(ang) * (d / 2 + length / 2)
-        splat(layer, sx, sy, a=length / 2 + d / 4, b=d / 2, angle=ang, amp=-0.7 * sign * amp, k=0.3)
+        splat(layer, sx, sy, a=length / 2 + d / 4, b=d / 2, angle=ang, amp=-p.get("shadow_contrast", 0.7) * amp, k=0.3)
     else:
         splat(layer, x, y, a=d / 2, b=d / 2 * rng.uniform(0.6, 1.0, n), angle=rng.uniform(0, np.pi, n),
               amp=amp, k=0.2)

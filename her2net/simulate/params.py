@@ -105,10 +105,17 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("salt_per_um2", lambda: _sometimes(rng, 0.6, lambda: _loguniform(rng, 0.2, 5)) if not dark else 0.0)
     put("particles_per_um2", lambda: (_loguniform(rng, 500, 5000) if p["specimen"] == "replica"
                                       else _sometimes(rng, 0.3, lambda: _loguniform(rng, 50, 1500))))
-    put("particle_contrast", lambda: (rng.uniform(0.15, 0.8) if p["specimen"] == "replica"
+    # Replicas: the Pt/C cap of an intramembrane particle adds a few nm of metal at most, so its
+    # peak contrast is well below a gold sphere's (10-60 % of the faintest gold's, times a
+    # per-particle spread of 0.5-1.5); the bright shadow behind it, where the film is missing,
+    # has about the film's own contrast: shadow_contrast times the cap's (drawn last, below).
+    put("particle_contrast", lambda: (rng.uniform(0.1, 0.6) if p["specimen"] == "replica"
                                       else rng.uniform(0.1, 0.6) if dark else rng.uniform(0.05, 0.4)))
-    # Replica micrographs are printed either way: metal dark (standard) or reversed shadows.
-    put("shadow_sign", lambda: 1.0 if rng.random() < 0.75 else -1.0)
+    # Replica micrographs are printed either way: as recorded (1: metal and gold dark, shadows
+    # bright) or reversed (-1, a print from the negative: shadows dark, metal and gold white;
+    # simulate_tile then inverts the whole image and reports polarity 'bright'). Drawn as recorded,
+    # so that a caller's polarity holds; the uniform draw is kept so later draws stay the same.
+    put("shadow_sign", lambda: 1.0 + 0.0 * rng.random())
     put("particle_diameter_nm", lambda: rng.uniform(4, 14) if p["specimen"] == "replica" else rng.uniform(6, 30))
     put("shadow_angle", lambda: rng.uniform(0, 2 * np.pi))
     put("shadow_length", lambda: rng.uniform(0.5, 1.5))
@@ -121,6 +128,8 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     # Some images arrive as 8-bit exports, clipped at both ends.
     put("bit_depth", lambda: 8 if rng.random() < (0.3 if dark else 0.15) else 0)
     put("camera_blur_px", lambda: _sometimes(rng, 0.5, lambda: rng.uniform(0.3, 0.8)) if dark else 0.0)
+    # Drawn after everything else so that adding it left every earlier draw of a seed unchanged.
+    put("shadow_contrast", lambda: rng.uniform(0.5, 1.2))
     return p
 
 

@@ -191,7 +191,9 @@ def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = 
     -------
     image : numpy.ndarray
         float32 (H, W) raw detector values (arbitrary gain and offset, not normalised). Labels are
-        bright for polarity 'bright' (ADF STEM), dark for 'dark' (bright-field TEM).
+        bright for polarity 'bright' (ADF STEM), dark for 'dark' (bright-field TEM), except that a
+        reversed print of a replica (``shadow_sign`` -1) is inverted as a whole: its labels are
+        bright and ``metadata['polarity']`` says 'bright'.
     points : numpy.ndarray
         float64 (N, 2) label centres as (x_px, y_px), x = column, centre of pixel (0, 0) at
         (0, 0); only centres with -0.5 <= x < W - 0.5 and -0.5 <= y < H - 0.5.
@@ -229,13 +231,18 @@ def simulate_tile(rng: np.random.Generator, size, pixel_size_nm: float | None = 
     signal = render_scene(rng, shape, q, labels_px, maps=maps)
     image = record(rng, signal, q, n0=electrons_per_pixel(q["dose_e_per_A2"], px),
                    background=q["background_level"])
+    polarity = p["polarity"]
+    if p["specimen"] == "replica" and p["shadow_sign"] < 0:
+        # A reversed print of a replica: shadows dark, metal and gold white.
+        image = (image.max() + image.min()) - image
+        polarity = "bright"
     x, y = labels_px["x"], labels_px["y"]
     keep = (x >= -0.5) & (x < w - 0.5) & (y >= -0.5) & (y < h - 0.5)
     snr_each = q["matched_snr"] * labels_px["signal_each"] / _reference_signal(p)
     points = np.column_stack([x[keep], y[keep]]).astype(np.float64)
     metadata = {
         "pixel_size_nm": px,
-        "polarity": p["polarity"],
+        "polarity": polarity,
         "label": p["label"],
         "dose_e_per_A2": q["dose_e_per_A2"],
         "label_snr": q["label_snr"],

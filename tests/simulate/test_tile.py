@@ -133,3 +133,38 @@ def test_each_label_matched_snr():
     assert (size < 9).any() and (size > 9).any()
     np.testing.assert_allclose(snr[size < 9], 7.0, rtol=1e-6)
     assert snr[size > 9].min() > 1.5 * 7.0
+
+
+def test_replica_particles_have_a_bright_shadow_scaled_by_shadow_contrast():
+    """Shadowed membrane particles: the shadow brightens a BF replica, linearly in shadow_contrast."""
+    fixed = dict(polarity="dark", specimen="replica", label="gold", gold_diameters_nm=(6.0,),
+                 density_per_um2=0.0, particles_per_um2=3000.0, particle_contrast=0.4,
+                 shadow_sign=1.0, shadow_angle=0.0, dose_e_per_A2=1e4, read_noise=0.0,
+                 bit_depth=0, texture=0.0, debris_per_um2=0.0, cell_edge=False, halo=0.0,
+                 camera_blur_px=0.0)
+
+    def image(shadow_contrast):
+        out, points, _ = simulate_tile(np.random.default_rng(21), 160, 1.0,
+                                       shadow_contrast=shadow_contrast, **fixed)
+        assert len(points) == 0
+        return out.astype(np.float64)
+
+    none, full, half = image(0.0), image(1.0), image(0.5)
+    shadow = full - none
+    level = np.median(none)  # shot noise at this dose: about 1e-3 of the level
+    assert shadow.max() > 0.1 * level  # shadows are brighter than the film around them
+    assert shadow.min() > -0.01 * level  # and nowhere darker (noise only)
+    np.testing.assert_allclose(half - none, 0.5 * shadow, atol=0.01 * level)
+
+
+def test_reversed_replica_print_inverts_the_whole_image():
+    """shadow_sign -1: the print from the negative, gold white and shadows dark, polarity bright."""
+    fixed = dict(polarity="dark", specimen="replica", label="gold", gold_diameters_nm=(12.0,),
+                 density_per_um2=600.0, matched_snr=30.0)
+    recorded, points, meta = simulate_tile(np.random.default_rng(8), 128, 1.0, shadow_sign=1.0, **fixed)
+    reversed_, points_r, meta_r = simulate_tile(np.random.default_rng(8), 128, 1.0, shadow_sign=-1.0,
+                                                **fixed)
+    assert (meta["polarity"], meta_r["polarity"]) == ("dark", "bright")
+    np.testing.assert_array_equal(points, points_r)
+    np.testing.assert_allclose(reversed_, recorded.max() + recorded.min() - recorded, rtol=1e-6)
+    assert len(points) > 3
