@@ -76,9 +76,10 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
     calibrated = float(ckpt["state_dict"].get("calibrated_threshold", torch.tensor(0.5)))
     validation = {}
     for callback_state in ckpt.get("callbacks", {}).values():
-        if isinstance(callback_state, dict) and "best_model_score" in callback_state:
-            score = callback_state.get("best_model_score")
-            validation["best_monitored_score"] = float(score) if score is not None else None
+        # The monitoring callback's best score; callbacks that monitor nothing store None.
+        score = callback_state.get("best_model_score") if isinstance(callback_state, dict) else None
+        if score is not None:
+            validation["best_monitored_score"] = float(score)
     metrics_file = _find_beside(run_checkpoint, "metrics.csv")
     if metrics_file is not None:
         validation.update(_validation_at(metrics_file, int(ckpt.get("global_step", -1))))
