@@ -28,6 +28,7 @@ __all__ = [
     "DOSES",
     "STANDARD_MATCHED_SNR",
     "make_set",
+    "replica_set",
     "score",
     "to_detections_frame",
     "format_table",
@@ -118,6 +119,28 @@ def make_set(condition: Condition, *, n_images: int, seed: int, fov_nm: float = 
         )
         samples.append(Sample(f"{condition.name}/{seed}-{i}", image, points, px,
                               condition.polarity, meta))
+    return samples
+
+
+def replica_set(n_images: int, seed: int, *, particle_contrast: float | None = None,
+                size_px: int = 320, pixel_size_nm: float = 1.2, matched_snr: float = 30.0) -> list:
+    """Bright-field TEM freeze-fracture replicas: 6- and 12-nm gold among shadowed particles.
+
+    Everything but the specimen, the label sizes and the dose is drawn at random (membrane
+    particles 500-5000/um^2, Pt/C grain, shadow direction and length, blur, 8-bit export...).
+    ``particle_contrast`` fixes the particles' peak contrast relative to the faintest gold's
+    (the simulator draws it in 0.1-0.6 otherwise).
+    """
+    from her2net.simulate import simulate_tile
+
+    extra = {} if particle_contrast is None else {"particle_contrast": float(particle_contrast)}
+    samples = []
+    for i in range(n_images):
+        image, points, meta = simulate_tile(np.random.default_rng([seed, i]), size_px, pixel_size_nm,
+                                            polarity="dark", specimen="replica", label="gold",
+                                            gold_diameters_nm=(6.0, 12.0), matched_snr=matched_snr,
+                                            **extra)
+        samples.append(Sample(f"replica/{i}", image, points, pixel_size_nm, "dark", meta))
     return samples
 
 

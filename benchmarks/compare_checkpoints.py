@@ -20,7 +20,7 @@ import pandas as pd
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import Condition, Sample, format_table, make_set  # noqa: E402
+from benchmarks.common import Condition, format_table, make_set, replica_set  # noqa: E402
 from her2net.evaluate import match_points  # noqa: E402
 
 CONDITIONS = (
@@ -32,20 +32,6 @@ CONDITIONS = (
     Condition("gold", "dark", "standard"),
     Condition("gold", "dark", "0.12x"),
 )
-
-
-def _replicas(n_images: int, seed: int, particle_contrast=None) -> list[Sample]:
-    from her2net.simulate import simulate_tile
-
-    extra = {} if particle_contrast is None else {"particle_contrast": particle_contrast}
-    samples = []
-    for i in range(n_images):
-        image, points, meta = simulate_tile(np.random.default_rng([seed, i]), 320, 1.2,
-                                            polarity="dark", specimen="replica", label="gold",
-                                            gold_diameters_nm=(6.0, 12.0), matched_snr=30.0,
-                                            **extra)
-        samples.append(Sample(f"replica/{i}", image, points, 1.2, "dark", meta))
-    return samples
 
 
 def score_checkpoint(path, sets: dict) -> list[dict]:
@@ -82,12 +68,13 @@ def main(argv=None) -> int:
     parser.add_argument("--replica-particle-contrast", type=float, nargs="*", default=[],
                         metavar="C", help="also score replicas whose membrane particles have this "
                         "peak contrast relative to the faintest gold (simulator default: drawn "
-                        "in 0.15-0.8)")
+                        "in 0.1-0.6)")
     args = parser.parse_args(argv)
     sets = {c.name: make_set(c, n_images=args.n_images, seed=args.seed) for c in CONDITIONS}
-    sets["replica-6+12nm-gold-dark-snr30"] = _replicas(args.n_images, args.seed)
+    sets["replica-6+12nm-gold-dark-snr30"] = replica_set(args.n_images, args.seed)
     for contrast in args.replica_particle_contrast:
-        sets[f"replica-particles-{contrast:g}"] = _replicas(args.n_images, args.seed, contrast)
+        sets[f"replica-particles-{contrast:g}"] = replica_set(args.n_images, args.seed,
+                                                              particle_contrast=contrast)
     rows = [row for path in args.checkpoints for row in score_checkpoint(path, sets)]
     table = pd.DataFrame(rows).sort_values(["condition", "checkpoint"], kind="stable")
     print(format_table(table, floatfmt=".3f"))
