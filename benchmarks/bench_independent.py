@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -27,7 +26,8 @@ if __package__ in (None, ""):
 
 import pandas as pd  # noqa: E402
 
-from benchmarks.common import Timer, format_table, score  # noqa: E402
+from benchmarks.common import (Timer, add_peer_arguments, format_table, score,  # noqa: E402
+                               setup_logging)
 from benchmarks.independent_sim import independent_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "independent.csv"
@@ -93,23 +93,13 @@ def print_tables(table: pd.DataFrame) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
-                        choices=["trackpy", "blob_log", "matched_filter", "her2net"])
-    parser.add_argument("--n-calibration", type=int, default=3)
-    parser.add_argument("--n-test", type=int, default=6)
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="her2net checkpoint to score (default: the shipped one); give "
-                             "--results elsewhere to keep the stored rows")
+    add_peer_arguments(parser, results=RESULTS, n_test=6)
     parser.add_argument("--background-counts", type=float, nargs="+", default=None, metavar="N",
                         help="instead of the stored conditions, 10-nm bright gold at these "
                              "background counts per pixel (standard dose); give --results "
                              "elsewhere to keep the stored rows")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("her2net").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message="No maxima survived")
+    setup_logging()
     if not args.print_only:
         with Timer() as total:
             conditions = (CONDITIONS if args.background_counts is None

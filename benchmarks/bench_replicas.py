@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -32,7 +31,8 @@ if __package__ in (None, ""):
 
 import pandas as pd  # noqa: E402
 
-from benchmarks.common import Timer, format_table, replica_set, score  # noqa: E402
+from benchmarks.common import (Timer, add_peer_arguments, format_table, replica_set,  # noqa: E402
+                               score, setup_logging)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replicas.csv"
 CAL_SEED, TEST_SEED = 55, 99
@@ -86,19 +86,9 @@ def run(n_calibration: int, n_test: int, methods, checkpoint=None,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
-                        choices=["trackpy", "blob_log", "matched_filter", "her2net"])
-    parser.add_argument("--n-calibration", type=int, default=3)
-    parser.add_argument("--n-test", type=int, default=6)
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="her2net checkpoint to score (default: the shipped one); give "
-                             "--results elsewhere to keep the stored rows")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--print-only", action="store_true", help="print the stored table")
+    add_peer_arguments(parser, results=RESULTS, n_test=6)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("her2net").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message="No maxima survived")
+    setup_logging()
     if not args.print_only:
         with Timer() as total:
             table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint)

@@ -33,6 +33,8 @@ __all__ = [
     "to_detections_frame",
     "format_table",
     "Timer",
+    "add_peer_arguments",
+    "setup_logging",
 ]
 
 STANDARD_MATCHED_SNR = 12.0
@@ -203,3 +205,28 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._t0
         return False
+
+
+def add_peer_arguments(parser, *, results, n_test: int) -> None:
+    """The options shared by the benchmarks that score her2net beside tuned peers."""
+    from pathlib import Path
+
+    parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
+                        choices=["trackpy", "blob_log", "matched_filter", "her2net"])
+    parser.add_argument("--n-calibration", type=int, default=3)
+    parser.add_argument("--n-test", type=int, default=n_test)
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="her2net checkpoint to score (default: the shipped one); give "
+                             "--results elsewhere to keep the stored rows")
+    parser.add_argument("--results", type=Path, default=results)
+    parser.add_argument("--print-only", action="store_true", help="print the stored tables")
+
+
+def setup_logging() -> None:
+    """Progress lines on stderr; her2net's own per-image messages and peers' warnings muted."""
+    import logging
+    import warnings
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("her2net").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="No maxima survived")
