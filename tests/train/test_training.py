@@ -49,6 +49,16 @@ def test_tiny_config_trains_loss_goes_down_and_exports(tmp_path):
     for key in ("git_commit", "date", "validation", "data", "her2net_version"):
         assert key in meta
 
+    # The monitoring callback's best score is kept whatever order the callbacks are stored in
+    # (one that monitors nothing stores None).
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    best = {"best_model_score": torch.tensor(0.625)}
+    ckpt["callbacks"] = {"ModelCheckpoint{'monitor': 'val_f1'}": best,
+                         "ModelCheckpoint{'monitor': None}": {"best_model_score": None}}
+    torch.save(ckpt, tmp_path / "two_callbacks.ckpt")
+    out = export_checkpoint(tmp_path / "two_callbacks.ckpt", tmp_path / "two.pt")
+    assert load_model(out).metadata["validation"]["best_monitored_score"] == 0.625
+
 
 def _overfit_tiles():
     tiles = []
