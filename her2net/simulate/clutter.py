@@ -64,8 +64,8 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
 
     Replicas (``specimen == 'replica'``): intramembrane particles shadowed with Pt/C: a dark metal
     cap plus a bright elongated shadow behind it (``shadow_contrast`` times the cap's contrast),
-    lower contrast than gold. Otherwise: soft,
-    low-contrast biological particles (ribosome-like in sections, proteins in liquid).
+    lower contrast than gold. Otherwise: soft, low-contrast biological particles (ribosome-like
+    in sections, proteins in liquid).
     """
     px = p["pixel_size_nm"]
     n = _count(rng, p["particles_per_um2"], layer.shape, px)
@@ -94,7 +94,8 @@ def add_particles(rng, layer, p, *, label_amp, mask, sign=1.0):
         length = d * p["shadow_length"]
         sx = x + np.cos(ang) * (d / 2 + length / 2)
         sy = y + np.sin(ang) * (d / 2 + length / 2)
-        splat(layer, sx, sy, a=length / 2 + d / 4, b=d / 2, angle=ang, amp=-p.get("shadow_contrast", 0.7) * amp, k=0.3)
+        splat(layer, sx, sy, a=length / 2 + d / 4, b=d / 2, angle=ang,
+              amp=-p["shadow_contrast"] * amp, k=0.3)
     else:
         splat(layer, x, y, a=d / 2, b=d / 2 * rng.uniform(0.6, 1.0, n), angle=rng.uniform(0, np.pi, n),
               amp=amp, k=0.2)

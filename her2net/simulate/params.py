@@ -114,8 +114,12 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     # Replica micrographs are printed either way: as recorded (1: metal and gold dark, shadows
     # bright) or reversed (-1, a print from the negative: shadows dark, metal and gold white;
     # simulate_tile then inverts the whole image and reports polarity 'bright'). Drawn as recorded,
-    # so that a caller's polarity holds; the uniform draw is kept so later draws stay the same.
-    put("shadow_sign", lambda: 1.0 + 0.0 * rng.random())
+    # so that a caller's polarity holds.
+    def as_recorded():
+        rng.random()  # the draw that once chose reversed prints, kept for the draws after it
+        return 1.0
+
+    put("shadow_sign", as_recorded)
     put("particle_diameter_nm", lambda: rng.uniform(4, 14) if p["specimen"] == "replica" else rng.uniform(6, 30))
     put("shadow_angle", lambda: rng.uniform(0, 2 * np.pi))
     put("shadow_length", lambda: rng.uniform(0.5, 1.5))
