@@ -41,7 +41,10 @@ class TileDataModule(L.LightningDataModule):
         Fixed simulator parameters (default: everything randomised).
     simulator_mixture : list of dict, optional
         Kinds of training images mixed by weight: ``[{"weight": 1, "overrides": {...}}, ...]``
-        (validation tiles stay fully randomised).
+        (validation tiles stay fully randomised). A component with ``"wrong_polarity": true``
+        shows its tiles the wrong way round (bright-field not inverted, ADF inverted) with no
+        labels to find, so that the network stays silent on a wrongly oriented image (what
+        ``polarity='auto'`` relies on).
     val_seed : int, optional
         Seed of the validation tiles (default ``seed + 10000``): keep it fixed to compare runs.
     sigma_px, offset_radius_px : float

@@ -121,10 +121,12 @@ class SyntheticTiles(Dataset):
         scale = pixel_size / self.pixel_size_nm
         sim_px = int(np.ceil(self.tile_px / scale)) + 2
         overrides = dict(self.simulator_overrides)
+        wrong_polarity = False
         if self.simulator_mixture:
             weights = np.array([float(c.get("weight", 1.0)) for c in self.simulator_mixture])
             component = self.simulator_mixture[int(rng.choice(len(weights), p=weights / weights.sum()))]
             overrides.update(component.get("overrides", {}))
+            wrong_polarity = bool(component.get("wrong_polarity", False))
         for attempt in range(3):
             try:
                 raw, points, meta = simulate_tile(rng, sim_px, pixel_size, **overrides)
@@ -141,7 +143,14 @@ class SyntheticTiles(Dataset):
         points = points_to_resampled_frame(points, raw.shape, out_shape)
         lo = 1.0 + rng.uniform(-1, 1) * self.percentile_jitter
         hi = 99.8 + rng.uniform(-1, 0.15) * self.percentile_jitter
-        image = normalize_image(image, polarity=meta["polarity"], percentiles=(lo, hi))
+        polarity = meta["polarity"]
+        if wrong_polarity:
+            # Shown the wrong way round (bright-field not inverted, ADF inverted): no labels to
+            # find, so that the network stays silent on a wrongly oriented image.
+            polarity = "dark" if polarity == "bright" else "bright"
+            points = points[:0]
+        meta["wrong_polarity"] = wrong_polarity
+        image = normalize_image(image, polarity=polarity, percentiles=(lo, hi))
         weights = np.ones(len(points))
         if self.faint_snr is not None:
             low_snr, high_snr = self.faint_snr

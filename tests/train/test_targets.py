@@ -55,3 +55,23 @@ def test_faint_labels_get_low_target_weights():
     weights = np.concatenate(weights)
     # The 6-nm gold sits at matched SNR ~3 (partly taught); 18-nm gold is far brighter (taught).
     assert weights.min() < 0.8 and weights.max() == 1.0
+
+
+@pytest.mark.parametrize("polarity", ["bright", "dark"])
+def test_wrong_polarity_tiles_are_inverted_and_have_no_labels(polarity):
+    fixed = {"polarity": polarity, "label": "gold", "density_per_um2": 800.0, "matched_snr": 30.0}
+
+    def tiles(wrong):
+        component = {"weight": 1.0, "overrides": fixed, "wrong_polarity": wrong}
+        return SyntheticTiles(length=1, tile_px=96, pixel_size_nm=1.0, seed=5, augmentation="none",
+                              percentile_jitter=0.0, simulator_mixture=[component])
+
+    right, points, meta = tiles(False).tile(0)
+    wrong, no_points, wrong_meta = tiles(True).tile(0)
+    assert len(points) > 3 and not meta["wrong_polarity"]
+    assert len(no_points) == 0 and len(wrong_meta["target_weights"]) == 0
+    assert wrong_meta["wrong_polarity"]
+    # The same scene, the other way round: labels bright in one, dark in the other.
+    assert np.corrcoef(right.ravel(), wrong.ravel())[0, 1] < -0.95
+    heatmap = make_targets(no_points, wrong.shape, sigma_px=1.5, offset_radius_px=2.0)[0]
+    assert float(heatmap.max()) == 0.0
