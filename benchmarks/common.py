@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -209,8 +210,6 @@ class Timer:
 
 def add_peer_arguments(parser, *, results, n_test: int) -> None:
     """The options shared by the benchmarks that score her2net beside tuned peers."""
-    from pathlib import Path
-
     parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
                         choices=["trackpy", "blob_log", "matched_filter", "her2net"])
     parser.add_argument("--n-calibration", type=int, default=3)

@@ -145,10 +145,7 @@ class SyntheticTiles(Dataset):
         hi = 99.8 + rng.uniform(-1, 0.15) * self.percentile_jitter
         polarity = meta["polarity"]
         if wrong_polarity:
-            # Shown the wrong way round (bright-field not inverted, ADF inverted): no labels to
-            # find, so that the network stays silent on a wrongly oriented image.
             polarity = "dark" if polarity == "bright" else "bright"
-            points = points[:0]
         meta["wrong_polarity"] = wrong_polarity
         image = normalize_image(image, polarity=polarity, percentiles=(lo, hi))
         weights = np.ones(len(points))
@@ -156,6 +153,10 @@ class SyntheticTiles(Dataset):
             low_snr, high_snr = self.faint_snr
             weights = np.clip((np.asarray(meta["matched_snr_each"]) - low_snr)
                               / max(high_snr - low_snr, 1e-6), 0.0, 1.0)
+        if wrong_polarity:
+            # Shown the wrong way round (bright-field not inverted, ADF inverted): no labels to
+            # find, so that the network stays silent on a wrongly oriented image.
+            points, weights = points[:0], weights[:0]
         image, points, weights = _crop(image, points, self.tile_px, rng, weights)
         meta["target_weights"] = weights
         return image, points, meta

@@ -32,7 +32,7 @@ _MAX_GRID_CROPS = 16  # second look, when the first crops do not decide
 _CONTEXT_PX = 32  # context around each crop: enough to decide, cheaper than half the field
 _CLEAR_RATIO = 1.5
 _FIRST_LOOK_EVIDENCE = 10.0  # summed score above threshold the first crops need (about 15
-# confident peaks): the Pt shadows of a replica without gold in those crops reach 1-3
+# confident peaks): the Pt shadows of a replica without gold in those crops can pass 1
 
 
 @dataclass(frozen=True)
