@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m benchmarks.bench_independent [--n-calibration 3] [--n-test 6]
+    python -m benchmarks.bench_independent [--n-calibration 3] [--n-test 6] [--wide]
 
 her2net was trained on its own simulator only; this benchmark scores it on images from
 :mod:`benchmarks.independent_sim` (Gaussian spots, pure Poisson counts, labels only inside the
@@ -45,6 +45,22 @@ CONDITIONS = (
     ("dark-12nm-0.75px-b60", dict(pixel_size_nm=0.75, diameter_nm=12.0, background_counts=60.0,
                                   polarity="dark", contrast=0.3)),
 )
+
+# The range beyond the three above (``--wide``): 0.5-3 nm/px, 6-18 nm labels, a faint
+# large label (quantum-dot-like contrast) and small dark gold.
+WIDE_CONDITIONS = (
+    ("bright-6nm-0.5px-b20", dict(pixel_size_nm=0.5, diameter_nm=6.0, background_counts=20.0,
+                                  polarity="bright")),
+    ("bright-12nm-3px-b100", dict(pixel_size_nm=3.0, diameter_nm=12.0, background_counts=100.0,
+                                  polarity="bright")),
+    ("bright-6nm-2px-b200", dict(pixel_size_nm=2.0, diameter_nm=6.0, background_counts=200.0,
+                                 polarity="bright")),
+    ("bright-18nm-1px-b50-c0.2", dict(pixel_size_nm=1.0, diameter_nm=18.0,
+                                      background_counts=50.0, polarity="bright", contrast=0.2)),
+    ("dark-6nm-1px-b100", dict(pixel_size_nm=1.0, diameter_nm=6.0, background_counts=100.0,
+                               polarity="dark", contrast=0.5)),
+)
+RESULTS_WIDE = RESULTS.with_name("independent_wide.csv")
 
 
 def bright_conditions(background_counts) -> tuple:
@@ -98,11 +114,20 @@ def main(argv=None) -> int:
                         help="instead of the stored conditions, 10-nm bright gold at these "
                              "background counts per pixel (standard dose); give --results "
                              "elsewhere to keep the stored rows")
+    parser.add_argument("--wide", action="store_true",
+                        help="instead of the stored conditions, the wider range of pixel and "
+                             "label sizes (rows to benchmarks/results/independent_wide.csv "
+                             "unless --results is given)")
     args = parser.parse_args(argv)
+    if args.wide and args.background_counts is not None:
+        parser.error("--wide and --background-counts are alternatives")
+    if args.wide and args.results == RESULTS:
+        args.results = RESULTS_WIDE
     setup_logging()
     if not args.print_only:
         with Timer() as total:
-            conditions = (CONDITIONS if args.background_counts is None
+            conditions = (WIDE_CONDITIONS if args.wide else CONDITIONS
+                          if args.background_counts is None
                           else bright_conditions(args.background_counts))
             table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint, conditions)
         logging.info("total %.0f s", total.seconds)

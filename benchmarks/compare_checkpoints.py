@@ -4,8 +4,9 @@
 
 Each checkpoint runs with its own calibrated threshold (``threshold="auto"``) and the polarity
 given; the images are ``benchmarks.common.make_set`` scenes (256 nm wide, pixel sizes 0.5-3 nm),
-plus bright-field TEM replicas with 6 and 12 nm gold among membrane particles. One-to-one matching
-within 4 nm. Prints one table: F1, precision, recall and RMSE per condition and checkpoint.
+plus bright-field TEM replicas with 6 and 12 nm gold among membrane particles, and with
+``--ladder-scenes`` the dose ladder of ``python -m train calibrate`` at another seed. One-to-one
+matching within 4 nm. Prints one table: F1, precision, recall and RMSE per condition and checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pandas as pd
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import Condition, format_table, make_set, replica_set  # noqa: E402
+from benchmarks.common import (Condition, Sample, format_table, make_set,  # noqa: E402
+                               replica_set)
 from her2net.evaluate import match_points  # noqa: E402
 
 CONDITIONS = (
@@ -60,6 +62,17 @@ def score_checkpoint(path, sets: dict) -> list[dict]:
     return rows
 
 
+def ladder_sets(n_scenes: int, seed: int) -> dict:
+    """The calibration ladder's scenes as one set per dose (``ladder-seed<S>-<dose>x``)."""
+    from train.calibrate import ladder_scenes
+
+    sets = {}
+    for scene, dose, image, points, px, polarity in ladder_scenes(n_scenes, seed=seed):
+        sets.setdefault(f"ladder-seed{seed}-{dose:g}x", []).append(
+            Sample(f"ladder/{scene}-{dose:g}x", image, points, px, polarity, {}))
+    return sets
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", help="inference checkpoints (.pt)")
@@ -69,8 +82,15 @@ def main(argv=None) -> int:
                         metavar="C", help="also score replicas whose membrane particles have this "
                         "peak contrast relative to the faintest gold (simulator default: drawn "
                         "in 0.1-0.6)")
+    parser.add_argument("--ladder-scenes", type=int, default=0, metavar="N",
+                        help="also score N scenes of the calibration's dose ladder "
+                        "(train.calibrate.ladder_scenes, one row per dose)")
+    parser.add_argument("--ladder-seed", type=int, default=8,
+                        help="seed of those scenes (the calibration itself uses 7)")
     args = parser.parse_args(argv)
     sets = {c.name: make_set(c, n_images=args.n_images, seed=args.seed) for c in CONDITIONS}
+    if args.ladder_scenes:
+        sets.update(ladder_sets(args.ladder_scenes, args.ladder_seed))
     sets["replica-6+12nm-gold-dark-snr30"] = replica_set(args.n_images, args.seed)
     for contrast in args.replica_particle_contrast:
         sets[f"replica-particles-{contrast:g}"] = replica_set(args.n_images, args.seed,

@@ -13,6 +13,12 @@ mean F1 over the three doses (one-to-one matching within 4 nm, each dose weighte
 relative threshold raises the threshold per image where the labels score high
 (:func:`her2net.detect.postprocess.image_threshold`); 0 turns it off. The checkpoint is rewritten
 with both and the whole sweep in its metadata (``threshold_calibration``).
+
+The same step measures the network's null (``noise_peak_rate``): how many peaks per square
+micrometre it scores above each threshold in label-free images (pure Poisson noise fields and the
+simulator's clean scenes without labels, 0.5-3 nm/px, both polarities). ``detect`` uses it to
+lower the threshold in images whose only clutter is white noise
+(:mod:`her2net.detect.noise_floor`).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["calibrate_threshold", "ladder_scenes", "main"]
+__all__ = ["calibrate_threshold", "ladder_scenes", "measure_noise_peak_rate", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ DOSES = (1.0, 0.3, 0.12)
 THRESHOLDS = tuple(np.round(np.arange(0.15, 0.701, 0.025), 3))
 RELATIVE_THRESHOLDS = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 KINDS = (("gold", "bright"), ("qd", "bright"), ("gold", "dark"))
+NOISE_THRESHOLDS = tuple(np.round(np.arange(0.15, 0.501, 0.025), 3))
 
 
 def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fov_nm: float = 320.0):
@@ -100,6 +107,61 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
             "method": "best mean F1 over a simulated dose ladder (train/calibrate.py)"}
 
 
+def noise_scenes(n_images: int, *, seed: int = 11, fov_nm: float = 512.0):
+    """Yield ``(image, pixel_size_nm, polarity)`` of label-free images.
+
+    Every other image is a pure Poisson field (a mean of 2-200 counts per pixel, with a 20 %
+    ramp), the others are the simulator's clean scenes without labels (liquid STEM or
+    bright-field TEM at a matched SNR of 4-20); pixel sizes log-uniform in 0.5-3 nm.
+    """
+    from her2net.simulate import CLEAN_SCENE, simulate_tile
+
+    for i in range(n_images):
+        rng = np.random.default_rng([seed, i])
+        px = float(np.exp(rng.uniform(np.log(0.5), np.log(3.0))))
+        size = int(round(fov_nm / px))
+        label, polarity = KINDS[i % len(KINDS)]
+        if i % 2 == 0:
+            counts = float(np.exp(rng.uniform(np.log(2.0), np.log(200.0))))
+            yy, xx = np.mgrid[:size, :size] / size - 0.5
+            angle = rng.uniform(0, 2 * np.pi)
+            mean = counts * (1 + 0.2 * (xx * np.cos(angle) + yy * np.sin(angle)))
+            image = rng.poisson(mean).astype(np.float32)
+        else:
+            snr = float(np.exp(rng.uniform(np.log(4.0), np.log(20.0))))
+            image, _, _ = simulate_tile(rng, size, pixel_size_nm=px, polarity=polarity, label=label,
+                                        matched_snr=snr, density_per_um2=0.0, **CLEAN_SCENE)
+        yield image, px, polarity
+
+
+def measure_noise_peak_rate(model, *, n_images: int = 24, seed: int = 11,
+                            thresholds=NOISE_THRESHOLDS) -> dict:
+    """Peaks per square micrometre that ``model`` scores at or above each threshold without labels.
+
+    Returns
+    -------
+    dict
+        ``thresholds``, ``rate_per_um2`` (the mean over the images, each weighted by its area),
+        ``n_images``, ``area_um2`` and ``seed``; stored in checkpoint metadata as
+        ``noise_peak_rate``.
+    """
+    from her2net.detect import detect
+
+    floor = float(min(thresholds))
+    counts = np.zeros(len(thresholds))
+    area_um2 = 0.0
+    for image, px, polarity in noise_scenes(n_images, seed=seed):
+        found = detect(image, pixel_size_nm=px, model=model, polarity=polarity, threshold=floor,
+                       device="cpu", refine=False)
+        score = found["score"].to_numpy()
+        counts += [np.count_nonzero(score >= t) for t in thresholds]
+        area_um2 += image.size * px * px / 1e6
+    return {"thresholds": [float(t) for t in thresholds],
+            "rate_per_um2": [float(c / area_um2) for c in counts],
+            "n_images": int(n_images), "area_um2": float(area_um2), "seed": int(seed),
+            "method": "label-free Poisson fields and clean simulated scenes (train/calibrate.py)"}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train calibrate",
                                      description=__doc__.split("\n\n")[0].split(": ", 1)[1])
@@ -109,6 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--standard-snr", type=float, nargs=2, default=(16.0, 48.0),
                         metavar=("LO", "HI"), help="matched-filter SNR range at the standard dose")
+    parser.add_argument("--noise-images", type=int, default=24,
+                        help="label-free images for the network's noise peak rate")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("her2net").setLevel(logging.WARNING)  # not a line per simulated image
@@ -121,13 +185,18 @@ def main(argv=None) -> int:
     for row in result["table"]:
         if row["relative_threshold"] in (0.0, result["relative_threshold"]):
             print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    noise = measure_noise_peak_rate(model, n_images=args.noise_images)
+    print("noise peaks per um^2: " + ", ".join(
+        f"{t:.3f}: {r:.1f}" for t, r in zip(noise["thresholds"], noise["rate_per_um2"])), flush=True)
     metadata = dict(model.metadata)
+    metadata["noise_peak_rate"] = noise
     metadata.setdefault("training_threshold", metadata["threshold"])
     metadata["threshold"] = float(result["threshold"])
     metadata["relative_threshold"] = float(result["relative_threshold"])
     metadata["threshold_source"] = result["method"]
     metadata["threshold_calibration"] = result
-    command = f"python -m train calibrate <checkpoint> --scenes {args.scenes} --seed {args.seed}"
+    command = (f"python -m train calibrate <checkpoint> --scenes {args.scenes} --seed {args.seed}"
+               f" --noise-images {args.noise_images}")
     commands = list(metadata.get("training_commands") or [])
     if command not in commands:
         metadata["training_commands"] = commands + [command]

@@ -54,8 +54,9 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                             "background; auto decides per image and says so (default auto)")
     group.add_argument("--threshold", default="auto", metavar="auto|P",
                        help="heatmap probability threshold; auto: the checkpoint's calibrated "
-                            "one, raised per image where the labels score high; P: this value in "
-                            "every image")
+                            "one, raised per image where the labels score high, lowered where the "
+                            "only clutter is white noise (faint images); P: this value in every "
+                            "image")
     group.add_argument("--no-refine", dest="refine", action="store_false",
                        help="keep the network's centres (default: average them with a local "
                             "Gaussian fit on the image, which localises better on clean images)")
@@ -144,7 +145,8 @@ def run_detection(args):
     device = resolve_device(args.device)
     model = resolve_model(args.checkpoint, device=device)
     base, relative = threshold_rule(args.threshold, model)  # checked before any image is read
-    threshold = "auto" if relative > 0 else base
+    per_image = relative > 0 or bool(getattr(model, "noise_peak_rate", None))
+    threshold = "auto" if args.threshold == "auto" and per_image else base
     quiet = bool(getattr(args, "quiet", False))
     options = dict(model=model, pixel_size_nm=args.pixel_size, polarity=args.polarity,
                    threshold=threshold, tile_px=args.tile, device=device,

@@ -108,8 +108,10 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     """Like :func:`detect`, also returning what was decided (polarity, threshold, timings)."""
     from her2net.detect.inference import detect_peaks_tiled, get_runner
     from her2net.detect.measure import measure_labels
+    from her2net.detect.noise_floor import (WHITE_NOISE_MAX_INDEX, noise_limited_threshold,
+                                            white_noise_index)
     from her2net.detect.polarity import check_polarity, decide_polarity
-    from her2net.detect.postprocess import image_threshold
+    from her2net.detect.postprocess import image_threshold, relative_level
     from her2net.detect.refine import refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -143,10 +145,27 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     if normalized is None:
         normalized = normalize_image(native, polarity=decision.polarity)
     del native
-    peaks = detect_peaks_tiled(normalized, runner, threshold=thr, min_distance_px=min_distance,
+    null = getattr(model, "noise_peak_rate", None) if threshold == "auto" else None
+    white_index = white_noise_index(data, size_nm) if null else float("nan")
+    may_lower = bool(white_index < WHITE_NOISE_MAX_INDEX)  # False for NaN
+    floor = min(thr, min(null["thresholds"])) if may_lower else thr
+    peaks = detect_peaks_tiled(normalized, runner, threshold=floor, min_distance_px=min_distance,
                                tile_px=tile_px, batch_size=batch_size)
     del normalized
     image_thr = image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative)
+    rule = "given" if threshold != "auto" else ("raised" if image_thr > thr else "calibrated")
+    if may_lower and rule == "calibrated":
+        area_um2 = data.size * size_nm * size_nm / 1e6
+        lowered = noise_limited_threshold(peaks[:, 2], area_um2=area_um2,
+                                          thresholds=null["thresholds"],
+                                          noise_peak_rate_per_um2=null["rate_per_um2"])
+        if lowered is not None:
+            # The relative raise still holds where it is above the lowered threshold: a faint
+            # image whose labels score 0.5-0.6 keeps its noise peaks out.
+            lowered = max(lowered, relative_level(peaks[:, 2], threshold=thr,
+                                                  relative_threshold=relative))
+            if lowered < thr:
+                image_thr, rule = lowered, "noise-limited"
     peaks = peaks[peaks[:, 2] >= image_thr]
     points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
     height, width = data.shape
@@ -186,6 +205,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "polarity": decision.polarity,
         "polarity_method": decision.method,
         "threshold": image_thr,
+        "threshold_rule": rule,
         "base_threshold": thr,
         "relative_threshold": relative,
         "device": runner.device,
@@ -194,6 +214,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "refined": n_refined,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if math.isfinite(white_index):
+        info["white_noise_index"] = round(white_index, 3)
     if math.isfinite(decision.score_bright):
         info["polarity_scores"] = {"bright": decision.score_bright, "dark": decision.score_dark}
     return table, info
@@ -225,7 +247,10 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
         Heatmap probability threshold. 'auto' uses the checkpoint's calibrated one, raised in
         images whose labels score high (a peak must reach the checkpoint's
         ``relative_threshold`` times the 75th percentile of the image's confident scores, see
-        :func:`her2net.detect.postprocess.image_threshold`); a number is used as it is.
+        :func:`her2net.detect.postprocess.image_threshold`), or lowered in images whose only
+        clutter is white noise, down to where the expected noise peaks (the checkpoint's
+        ``noise_peak_rate``) are at most a quarter of the detections
+        (:mod:`her2net.detect.noise_floor`); a number is used as it is.
     tile_px : int, optional
         Network input size per tile (default 2304 on CPU, 1024 on CUDA).
     device : {'auto', 'cpu', 'cuda', 'cuda:N'}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["find_peaks", "image_threshold", "RELATIVE_THRESHOLD_QUANTILE"]
+__all__ = ["find_peaks", "image_threshold", "relative_level", "RELATIVE_THRESHOLD_QUANTILE"]
 
 #: Percentile of an image's confident peak scores that ``relative_threshold`` multiplies.
 RELATIVE_THRESHOLD_QUANTILE = 75.0
@@ -102,12 +102,24 @@ def image_threshold(scores, *, threshold: float, relative_threshold: float = 0.0
     Examples
     --------
     >>> image_threshold([0.98, 0.97, 0.95, 0.99, 0.96, 0.35], threshold=0.3, relative_threshold=0.45)
-    0.4387500047683716
+    0.4398750066757202
     >>> image_threshold([0.5, 0.4, 0.45, 0.42, 0.38, 0.35], threshold=0.3, relative_threshold=0.45)
     0.3
+    """
+    return float(max(threshold, relative_level(scores, threshold=threshold,
+                                               relative_threshold=relative_threshold,
+                                               quantile=quantile, min_count=min_count)))
+
+
+def relative_level(scores, *, threshold: float, relative_threshold: float,
+                   quantile: float = RELATIVE_THRESHOLD_QUANTILE, min_count: int = 5) -> float:
+    """``relative_threshold`` times the ``quantile``-th percentile of the scores >= ``threshold``.
+
+    0 when ``relative_threshold`` is 0 or fewer than ``min_count`` scores reach ``threshold``.
+    :func:`image_threshold` is the larger of this and ``threshold``.
     """
     scores = np.asarray(scores, dtype=np.float32).ravel()
     confident = scores[scores >= threshold]
     if relative_threshold <= 0 or confident.size < max(int(min_count), 1):
-        return float(threshold)
-    return float(max(threshold, relative_threshold * np.percentile(confident, quantile)))
+        return 0.0
+    return float(relative_threshold * np.percentile(confident, quantile))

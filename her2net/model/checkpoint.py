@@ -3,8 +3,8 @@
 A checkpoint is a dict saved with ``torch.save``: ``format`` ("her2net-checkpoint"),
 ``format_version``, ``state_dict`` and ``metadata`` (plain JSON-like types only, so that it loads
 with ``torch.load(..., weights_only=True)``). Metadata keys: model_config, pixel_size_nm,
-polarity, threshold, relative_threshold (optional), min_distance_px, training_config, data, validation, git_commit, date,
-her2net_version.
+polarity, threshold, relative_threshold (optional), noise_peak_rate (optional), min_distance_px,
+training_config, data, validation, git_commit, date, her2net_version.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ class Her2netModel:
         0 when the checkpoint has none.
     min_distance_px : int
         Minimum distance between peaks in native pixels.
+    noise_peak_rate : dict or None
+        The network's null: ``thresholds`` and ``rate_per_um2``, peaks per square micrometre
+        scoring at least each threshold in label-free noise (``python -m train calibrate``);
+        None when the checkpoint has none (the threshold is then never lowered, see
+        :mod:`her2net.detect.noise_floor`).
     metadata : dict
         Everything stored with the weights.
     path : Path or None
@@ -61,6 +66,7 @@ class Her2netModel:
     threshold: float
     relative_threshold: float = 0.0
     min_distance_px: int = 2
+    noise_peak_rate: dict | None = None
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     device: str = "cpu"
@@ -130,6 +136,7 @@ def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
         threshold=float(metadata["threshold"]),
         relative_threshold=float(metadata.get("relative_threshold", 0.0)),
         min_distance_px=int(metadata.get("min_distance_px", 2)),
+        noise_peak_rate=metadata.get("noise_peak_rate"),
         metadata=metadata,
         path=path,
         device=str(device),

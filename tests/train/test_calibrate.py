@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("lightning")  # the train extra (installed by make test)
 
 from her2net.model import load_model  # noqa: E402
-from train.calibrate import RELATIVE_THRESHOLDS, THRESHOLDS, calibrate_threshold, main  # noqa: E402
+from train.calibrate import (NOISE_THRESHOLDS, RELATIVE_THRESHOLDS, THRESHOLDS,  # noqa: E402
+                             calibrate_threshold, main, measure_noise_peak_rate)
 
 
 def test_dose_ladder_sweep_picks_the_best_mean_f1(shipped_model):
@@ -29,15 +30,28 @@ def test_dose_ladder_sweep_picks_the_best_mean_f1(shipped_model):
 
 def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path, capsys):
     out = tmp_path / "calibrated.pt"
-    assert main([str(shipped_model.path), "--out", str(out), "--scenes", "3"]) == 0
+    assert main([str(shipped_model.path), "--out", str(out), "--scenes", "3",
+                 "--noise-images", "2"]) == 0
     model = load_model(out)
     meta = model.metadata
     assert model.threshold == meta["threshold_calibration"]["threshold"]
     assert model.relative_threshold == meta["threshold_calibration"]["relative_threshold"]
     assert meta["threshold_source"].startswith("best mean F1")
     assert "training_threshold" in meta
+    assert model.noise_peak_rate == meta["noise_peak_rate"]
+    assert meta["noise_peak_rate"]["n_images"] == 2
     json.dumps(meta)  # plain types only
     assert "threshold" in capsys.readouterr().out
     # The weights are unchanged.
     for a, b in zip(model.net.state_dict().values(), shipped_model.net.state_dict().values()):
         assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_noise_peak_rate_falls_with_the_threshold(shipped_model):
+    null = measure_noise_peak_rate(shipped_model, n_images=2, seed=4)
+    rates = np.array(null["rate_per_um2"])
+    assert null["thresholds"] == [float(t) for t in NOISE_THRESHOLDS]
+    assert null["area_um2"] > 0.4  # two 512-nm fields
+    assert np.all(np.diff(rates) <= 0)
+    # Noise alone gives many weak peaks and almost no confident ones.
+    assert rates[0] > 50 and rates[-1] < 5

@@ -1,0 +1,112 @@
+"""The noise-limited threshold: lowered only where the background is white noise."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from her2net.detect.api import detect_image
+from her2net.detect.noise_floor import (WHITE_NOISE_MAX_INDEX, noise_limited_threshold,
+                                        white_noise_index)
+from her2net.evaluate.matching import match_points
+from her2net.simulate import simulate_tile
+
+
+def _spots_in_poisson(rng, size_px, pixel_size_nm, *, diameter_nm, counts, contrast=0.5,
+                      density_per_um2=400.0):
+    """Bright Gaussian spots (FWHM 0.8 diameters) on a flat mean, Poisson counts; and the truth."""
+    n = rng.poisson(density_per_um2 * (size_px * pixel_size_nm / 1000) ** 2)
+    points = rng.uniform(6, size_px - 6, (n, 2))
+    sigma = 0.8 * diameter_nm / pixel_size_nm / 2.3548
+    yy, xx = np.mgrid[:size_px, :size_px].astype(float)
+    spots = np.zeros((size_px, size_px))
+    for x, y in points:
+        spots += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return rng.poisson(counts * (1 + contrast * spots)).astype(np.float32), points
+
+
+def _f1(table, truth_px, pixel_size_nm):
+    pairs, _ = match_points(table[["x_nm", "y_nm"]].to_numpy(), truth_px * pixel_size_nm,
+                            tolerance=4.0)
+    return 2 * len(pairs) / (len(table) + len(truth_px))
+
+
+@pytest.mark.parametrize("pixel_size_nm", [0.5, 1.0, 3.0])
+def test_white_noise_index_is_one_for_white_noise(rng, pixel_size_nm):
+    for field in (rng.poisson(3.0, (400, 400)), rng.poisson(200.0, (400, 400)),
+                  rng.normal(0.0, 1.0, (400, 400))):
+        assert 0.85 < white_noise_index(field, pixel_size_nm) < 1.15
+
+
+def test_faint_labels_on_a_smooth_background_count_as_white_noise(rng):
+    image, points = _spots_in_poisson(rng, 256, 1.5, diameter_nm=10.0, counts=12.0)
+    assert len(points) > 20
+    assert white_noise_index(image, 1.5) < WHITE_NOISE_MAX_INDEX
+
+
+def test_white_noise_index_grows_with_clutter_and_correlated_noise(rng):
+    blurred = ndimage.gaussian_filter(rng.normal(0.0, 1.0, (400, 400)), 1.0)
+    assert white_noise_index(blurred, 1.0) > WHITE_NOISE_MAX_INDEX
+    replica, _, _ = simulate_tile(np.random.default_rng(3), 320, 1.2, polarity="dark",
+                                  specimen="replica", label="gold", matched_snr=30.0)
+    assert white_noise_index(replica, 1.2) > 2.0
+    assert np.isnan(white_noise_index(rng.normal(size=(40, 40)), 0.5))  # too small to tell
+
+
+def test_noise_limited_threshold_is_the_lowest_that_bounds_the_noise():
+    table = dict(thresholds=[0.2, 0.3], noise_peak_rate_per_um2=[100.0, 10.0], area_um2=0.1)
+    # 60 peaks >= 0.2; 10 expected from noise, counted as 10 + sqrt(10) = 13.2 <= 60 / 4.
+    assert noise_limited_threshold([0.9] * 40 + [0.22] * 20, **table) == 0.2
+    # 28 peaks >= 0.2 (13.2 from noise: too many); 8 >= 0.3, 1 + 1 from noise: 8 / 4 = 2.
+    assert noise_limited_threshold([0.9] * 8 + [0.22] * 20, **table) == 0.3
+    assert noise_limited_threshold([0.9] * 5, **table) is None
+    assert noise_limited_threshold([], **table) is None
+
+
+def test_few_detections_are_not_lowered_on_the_expected_noise_alone():
+    table = dict(thresholds=[0.2, 0.3], noise_peak_rate_per_um2=[100.0, 10.0], area_um2=0.01)
+    scores = [0.9] * 3 + [0.22] * 2  # 1 noise peak expected >= 0.2, 5 detections
+    assert noise_limited_threshold(scores, noise_sigmas=0.0, **table) == 0.2
+    assert noise_limited_threshold(scores, **table) == 0.3
+
+
+def test_faint_clean_images_are_detected_with_a_lowered_threshold(shipped_model):
+    assert shipped_model.noise_peak_rate is not None
+    rng = np.random.default_rng(5)
+    pixel_size_nm = 3.0  # 12-nm labels at 3 nm/px, 12 counts: barely above the noise
+    f1_auto, f1_calibrated, n_truth = [], [], 0
+    for _ in range(2):
+        image, points = _spots_in_poisson(rng, 256, pixel_size_nm, diameter_nm=12.0, counts=12.0)
+        n_truth += len(points)
+        auto, info = detect_image(image, pixel_size_nm=pixel_size_nm, model=shipped_model,
+                                  polarity="bright")
+        assert info["threshold_rule"] == "noise-limited"
+        assert info["threshold"] < shipped_model.threshold
+        assert info["white_noise_index"] < WHITE_NOISE_MAX_INDEX
+        fixed, fixed_info = detect_image(image, pixel_size_nm=pixel_size_nm, model=shipped_model,
+                                         polarity="bright", threshold=shipped_model.threshold)
+        assert fixed_info["threshold_rule"] == "given"
+        assert len(auto) > len(fixed)
+        f1_auto.append(_f1(auto, points, pixel_size_nm))
+        f1_calibrated.append(_f1(fixed, points, pixel_size_nm))
+    assert n_truth > 40
+    assert np.mean(f1_auto) > np.mean(f1_calibrated) + 0.05, (f1_auto, f1_calibrated)
+
+
+def test_cluttered_images_keep_the_calibrated_threshold(shipped_model):
+    image, _, _ = simulate_tile(np.random.default_rng(3), 320, 1.2, polarity="dark",
+                                specimen="replica", label="gold", matched_snr=30.0)
+    _, info = detect_image(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark")
+    assert info["white_noise_index"] > WHITE_NOISE_MAX_INDEX
+    assert info["threshold_rule"] in ("calibrated", "raised")
+    assert info["threshold"] >= shipped_model.threshold
+
+
+def test_without_a_noise_peak_rate_the_threshold_is_never_lowered(shipped_model, rng):
+    model = dataclasses.replace(shipped_model, noise_peak_rate=None)
+    image, _ = _spots_in_poisson(rng, 128, 3.0, diameter_nm=12.0, counts=12.0)
+    _, info = detect_image(image, pixel_size_nm=3.0, model=model, polarity="bright")
+    assert info["threshold_rule"] == "calibrated"
+    assert info["threshold"] == shipped_model.threshold
+    assert "white_noise_index" not in info
