@@ -14,11 +14,12 @@ relative threshold raises the threshold per image where the labels score high
 (:func:`her2net.detect.postprocess.image_threshold`); 0 turns it off. The checkpoint is rewritten
 with both and the whole sweep in its metadata (``threshold_calibration``).
 
-The same step measures the network's null (``noise_peak_rate``): how many peaks per square
+First, the step measures the network's null (``noise_peak_rate``): how many peaks per square
 micrometre it scores above each threshold in label-free images (pure Poisson noise fields and the
 simulator's clean scenes without labels, 0.5-3 nm/px, both polarities). ``detect`` uses it to
 lower the threshold in images whose only clutter is white noise
-(:mod:`her2net.detect.noise_floor`).
+(:mod:`her2net.detect.noise_floor`), and the sweep scores every pair with that lowering, as
+``detect(threshold='auto')`` applies it.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fo
 
 def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_snr=(16.0, 48.0),
                         thresholds=THRESHOLDS, relative_thresholds=RELATIVE_THRESHOLDS,
-                        tolerance_nm: float = 4.0) -> dict:
+                        tolerance_nm: float = 4.0, noise_peak_rate: dict | None = None) -> dict:
     """Sweep the threshold and the relative threshold of ``model`` on a simulated dose ladder.
+
+    With ``noise_peak_rate`` (from :func:`measure_noise_peak_rate`) every pair is scored as
+    ``detect(threshold='auto')`` would apply it, the noise-limited lowering included; without it,
+    with the raise alone.
 
     Returns
     -------
@@ -71,7 +76,8 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
         ``table`` (per pair: the F1 at each dose and their mean) and the settings of the sweep.
     """
     from her2net.detect import detect
-    from her2net.detect.postprocess import RELATIVE_THRESHOLD_QUANTILE, image_threshold
+    from her2net.detect.noise_floor import white_noise_index
+    from her2net.detect.postprocess import RELATIVE_THRESHOLD_QUANTILE, auto_threshold
     from her2net.evaluate import match_points
 
     floor = float(min(thresholds))
@@ -84,8 +90,12 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
         xy = found[["x_nm", "y_nm"]].to_numpy()
         score = found["score"].to_numpy()
         truth = points * px
+        white = white_noise_index(image, px) if noise_peak_rate else float("nan")
+        area_um2 = image.size * px * px / 1e6
         for k, (t, r) in enumerate(grid):
-            keep = score >= image_threshold(score, threshold=t, relative_threshold=r)
+            applied, _ = auto_threshold(score, threshold=t, relative_threshold=r, white_index=white,
+                                        area_um2=area_um2, noise_peak_rate=noise_peak_rate)
+            keep = score >= applied
             pairs, _ = match_points(xy[keep], truth, tolerance=tolerance_nm)
             counts[dose][k] += (len(pairs), keep.sum(), len(truth))
         if dose == DOSES[-1] and (scene + 1) % 10 == 0:
@@ -104,6 +114,7 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
             "mean_f1": best["mean_f1"], "table": table,
             "n_scenes": int(n_scenes), "seed": int(seed), "standard_matched_snr": list(standard_snr),
             "doses": list(DOSES), "tolerance_nm": float(tolerance_nm),
+            "with_noise_limited_lowering": bool(noise_peak_rate),
             "method": "best mean F1 over a simulated dose ladder (train/calibrate.py)"}
 
 
@@ -180,14 +191,14 @@ def main(argv=None) -> int:
     from her2net.model.checkpoint import load_model, save_checkpoint
 
     model = load_model(args.checkpoint, device="cpu")
-    result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
-                                 standard_snr=tuple(args.standard_snr))
-    for row in result["table"]:
-        if row["relative_threshold"] in (0.0, result["relative_threshold"]):
-            print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     noise = measure_noise_peak_rate(model, n_images=args.noise_images)
     print("noise peaks per um^2: " + ", ".join(
         f"{t:.3f}: {r:.1f}" for t, r in zip(noise["thresholds"], noise["rate_per_um2"])), flush=True)
+    result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
+                                 standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)
+    for row in result["table"]:
+        if row["relative_threshold"] in (0.0, result["relative_threshold"]):
+            print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     metadata = dict(model.metadata)
     metadata["noise_peak_rate"] = noise
     metadata.setdefault("training_threshold", metadata["threshold"])

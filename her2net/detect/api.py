@@ -108,10 +108,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     """Like :func:`detect`, also returning what was decided (polarity, threshold, timings)."""
     from her2net.detect.inference import detect_peaks_tiled, get_runner
     from her2net.detect.measure import measure_labels
-    from her2net.detect.noise_floor import (WHITE_NOISE_MAX_INDEX, noise_limited_threshold,
-                                            white_noise_index)
+    from her2net.detect.noise_floor import WHITE_NOISE_MAX_INDEX, white_noise_index
     from her2net.detect.polarity import check_polarity, decide_polarity
-    from her2net.detect.postprocess import image_threshold, relative_level
+    from her2net.detect.postprocess import auto_threshold
     from her2net.detect.refine import refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -152,20 +151,13 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     peaks = detect_peaks_tiled(normalized, runner, threshold=floor, min_distance_px=min_distance,
                                tile_px=tile_px, batch_size=batch_size)
     del normalized
-    image_thr = image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative)
-    rule = "given" if threshold != "auto" else ("raised" if image_thr > thr else "calibrated")
-    if may_lower and rule == "calibrated":
-        area_um2 = data.size * size_nm * size_nm / 1e6
-        lowered = noise_limited_threshold(peaks[:, 2], area_um2=area_um2,
-                                          thresholds=null["thresholds"],
-                                          noise_peak_rate_per_um2=null["rate_per_um2"])
-        if lowered is not None:
-            # The relative raise still holds where it is above the lowered threshold: a faint
-            # image whose labels score 0.5-0.6 keeps its noise peaks out.
-            lowered = max(lowered, relative_level(peaks[:, 2], threshold=thr,
-                                                  relative_threshold=relative))
-            if lowered < thr:
-                image_thr, rule = lowered, "noise-limited"
+    if threshold == "auto":
+        image_thr, rule = auto_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative,
+                                         white_index=white_index,
+                                         area_um2=data.size * size_nm * size_nm / 1e6,
+                                         noise_peak_rate=null)
+    else:
+        image_thr, rule = thr, "given"
     peaks = peaks[peaks[:, 2] >= image_thr]
     points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
     height, width = data.shape

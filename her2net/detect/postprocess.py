@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["find_peaks", "image_threshold", "relative_level", "RELATIVE_THRESHOLD_QUANTILE"]
+__all__ = ["find_peaks", "image_threshold", "relative_level", "auto_threshold",
+           "RELATIVE_THRESHOLD_QUANTILE"]
 
 #: Percentile of an image's confident peak scores that ``relative_threshold`` multiplies.
 RELATIVE_THRESHOLD_QUANTILE = 75.0
@@ -123,3 +124,52 @@ def relative_level(scores, *, threshold: float, relative_threshold: float,
     if relative_threshold <= 0 or confident.size < max(int(min_count), 1):
         return 0.0
     return float(relative_threshold * np.percentile(confident, quantile))
+
+
+def auto_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
+                   white_index: float = float("nan"), area_um2: float = float("nan"),
+                   noise_peak_rate: dict | None = None) -> tuple[float, str]:
+    """The threshold ``threshold='auto'`` applies to one image, and the rule that set it.
+
+    First :func:`image_threshold` (raised where the labels score high). If it was not raised, the
+    image's :func:`~her2net.detect.noise_floor.white_noise_index` is below
+    ``WHITE_NOISE_MAX_INDEX`` and the checkpoint has a ``noise_peak_rate``, the threshold is
+    lowered to :func:`~her2net.detect.noise_floor.noise_limited_threshold`, but not below
+    :func:`relative_level`.
+
+    Parameters
+    ----------
+    scores : array_like
+        Peak scores of the whole image, down to the lowest threshold of ``noise_peak_rate``
+        where the image may be lowered.
+    threshold, relative_threshold : float
+        The checkpoint's calibrated threshold and relative threshold.
+    white_index : float
+        The image's white-noise index (NaN: unknown, never lowered).
+    area_um2 : float
+        The image's area.
+    noise_peak_rate : dict, optional
+        ``thresholds`` and ``rate_per_um2`` of the checkpoint.
+
+    Returns
+    -------
+    threshold : float
+    rule : {'raised', 'noise-limited', 'calibrated'}
+    """
+    from her2net.detect.noise_floor import WHITE_NOISE_MAX_INDEX, noise_limited_threshold
+
+    raised = image_threshold(scores, threshold=threshold, relative_threshold=relative_threshold)
+    if raised > threshold:
+        return raised, "raised"
+    if noise_peak_rate and white_index < WHITE_NOISE_MAX_INDEX:
+        lowered = noise_limited_threshold(scores, area_um2=area_um2,
+                                          thresholds=noise_peak_rate["thresholds"],
+                                          noise_peak_rate_per_um2=noise_peak_rate["rate_per_um2"])
+        if lowered is not None:
+            # The relative raise still holds where it is above the lowered threshold: a faint
+            # image whose labels score 0.5-0.6 keeps its noise peaks out.
+            lowered = max(lowered, relative_level(scores, threshold=threshold,
+                                                  relative_threshold=relative_threshold))
+            if lowered < threshold:
+                return float(lowered), "noise-limited"
+    return float(threshold), "calibrated"

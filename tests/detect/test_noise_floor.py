@@ -110,3 +110,21 @@ def test_without_a_noise_peak_rate_the_threshold_is_never_lowered(shipped_model,
     assert info["threshold_rule"] == "calibrated"
     assert info["threshold"] == shipped_model.threshold
     assert "white_noise_index" not in info
+
+
+def test_auto_threshold_raises_lowers_or_keeps():
+    from her2net.detect.postprocess import auto_threshold
+
+    null = {"thresholds": [0.2, 0.3], "rate_per_um2": [100.0, 10.0]}
+    bright = [0.95] * 40 + [0.22] * 20
+    faint = [0.45] * 40 + [0.22] * 20
+    options = dict(threshold=0.325, relative_threshold=0.5, area_um2=0.1, noise_peak_rate=null)
+    # Labels scoring high: raised to 0.5 x 0.95, whatever the background.
+    assert auto_threshold(bright, white_index=1.0, **options) == (pytest.approx(0.475), "raised")
+    # Faint labels on white noise: lowered to the table's 0.2 (the relative level 0.225 is higher).
+    assert auto_threshold(faint, white_index=1.0, **options) == (pytest.approx(0.225),
+                                                                 "noise-limited")
+    # The same scores among clutter, or with the index unknown, or without a null: calibrated.
+    for white_index, rate in ((3.0, null), (float("nan"), null), (1.0, None)):
+        options["noise_peak_rate"] = rate
+        assert auto_threshold(faint, white_index=white_index, **options) == (0.325, "calibrated")

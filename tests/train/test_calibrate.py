@@ -40,6 +40,7 @@ def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path,
     assert "training_threshold" in meta
     assert model.noise_peak_rate == meta["noise_peak_rate"]
     assert meta["noise_peak_rate"]["n_images"] == 2
+    assert meta["threshold_calibration"]["with_noise_limited_lowering"] is True
     json.dumps(meta)  # plain types only
     assert "threshold" in capsys.readouterr().out
     # The weights are unchanged.
