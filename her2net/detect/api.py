@@ -158,6 +158,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
                                          noise_peak_rate=null)
     else:
         image_thr, rule = thr, "given"
+    if rule == "noise-limited":
+        logger.info("%s: threshold lowered to %.3f (background is white noise: index %.2f)", name,
+                    image_thr, white_index)
     peaks = peaks[peaks[:, 2] >= image_thr]
     points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
     height, width = data.shape
