@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that trained the shipped checkpoint checkpoints/her2net-v1.pt
-# (docs/training.md): CPU, 2 cores, about 90 minutes in all (48 + 29 + 13 min; the last step, 30 s).
+# (docs/training.md): CPU, 2 cores, about 90 minutes in all (48 + 29 + 13 min; the last step, 1 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs/synthetic runs/synthetic_refine runs/synthetic_stage3
@@ -14,5 +14,6 @@ best=$(ls runs/synthetic_refine/logs/version_0/checkpoints/best-*.ckpt | head -n
     2>&1 | tee runs/synthetic_stage3/train.log
 best=$(ls runs/synthetic_stage3/logs/version_0/checkpoints/best-*.ckpt | head -n 1)
 .venv/bin/python -m train export "$best" checkpoints/her2net-v1.pt
-# Threshold for use: best mean F1 over a simulated dose ladder (standard, 0.3x, 0.12x), 30 s.
+# Threshold for use: the network's noise-peak rate, then the best mean F1 over a simulated dose
+# ladder (standard, 0.3x, 0.12x), about a minute.
 .venv/bin/python -m train calibrate checkpoints/her2net-v1.pt --scenes 60
