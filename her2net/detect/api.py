@@ -108,9 +108,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     """Like :func:`detect`, also returning what was decided (polarity, threshold, timings)."""
     from her2net.detect.inference import detect_peaks_tiled, get_runner
     from her2net.detect.measure import measure_labels
-    from her2net.detect.noise_floor import WHITE_NOISE_MAX_INDEX, white_noise_index
+    from her2net.detect.noise_floor import white_noise_index
     from her2net.detect.polarity import check_polarity, decide_polarity
-    from her2net.detect.postprocess import auto_threshold
+    from her2net.detect.postprocess import auto_threshold, image_threshold
     from her2net.detect.refine import refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -145,12 +145,13 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         normalized = normalize_image(native, polarity=decision.polarity)
     del native
     null = getattr(model, "noise_peak_rate", None) if threshold == "auto" else None
-    white_index = white_noise_index(data, size_nm) if null else float("nan")
-    may_lower = bool(white_index < WHITE_NOISE_MAX_INDEX)  # False for NaN
-    floor = min(thr, min(null["thresholds"])) if may_lower else thr
+    floor = min(thr, min(null["thresholds"])) if null else thr  # the lowest it may go
     peaks = detect_peaks_tiled(normalized, runner, threshold=floor, min_distance_px=min_distance,
                                tile_px=tile_px, batch_size=batch_size)
     del normalized
+    white_index = float("nan")
+    if null and image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative) <= thr:
+        white_index = white_noise_index(data, size_nm)  # only where it may be lowered
     if threshold == "auto":
         image_thr, rule = auto_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative,
                                          white_index=white_index,
