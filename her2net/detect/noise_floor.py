@@ -34,7 +34,7 @@ MAX_NOISE_FRACTION = 0.25
 NOISE_SIGMAS = 1.0
 #: Gaussian sigma (nm) of the band-pass: about a small label's radius.
 LABEL_SIGMA_NM = 3.0
-_MAX_SIDE_PX = 640  # the index is measured on a central crop at most this large
+_MAX_SIDE_PX = 512  # the index is measured on a central crop at most this large
 _TRIM_PERCENT = 0.5
 
 
