@@ -12,7 +12,7 @@ label scale (or correlated noise, as after a detector's blur). Only images whose
 ``noise_peak_rate``: how many peaks per square micrometre its network scores above each
 threshold in label-free noise (measured by ``python -m train calibrate``). The threshold is then
 lowered to the lowest value at which the noise peaks (their expected count plus one Poisson
-standard deviations) stay below ``max_noise_fraction`` of the detections: a false-discovery
+standard deviation) stay below ``max_noise_fraction`` of the detections: a false-discovery
 bound with an empirical null.
 """
 
@@ -28,7 +28,7 @@ __all__ = ["white_noise_index", "noise_limited_threshold", "WHITE_NOISE_MAX_INDE
 
 #: Images with a larger :func:`white_noise_index` keep the calibrated threshold.
 WHITE_NOISE_MAX_INDEX = 1.6
-#: Default bound on the expected fraction of noise peaks among the detections.
+#: Default bound on the fraction of noise peaks (with the margin) among the detections.
 MAX_NOISE_FRACTION = 0.25
 #: Poisson standard deviations added to the expected count of noise peaks.
 NOISE_SIGMAS = 1.0
