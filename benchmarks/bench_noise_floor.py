@@ -46,13 +46,13 @@ def _samples(samples):
 
 
 def kinds(n_images: int):
-    """(name, iterator of (image, pixel_size_nm, polarity)) per kind of image."""
+    """(name, has_labels, iterator of (image, pixel_size_nm, polarity)) per kind of image."""
     for counts in (3.0, 200.0, None):
         for px in (0.5, 1.0, 3.0):
             noise = "Gaussian noise" if counts is None else f"Poisson noise, {counts:g} counts"
-            yield f"{noise}, {px:g} nm/px", _noise_fields(n_images, counts, px)
+            yield f"{noise}, {px:g} nm/px", False, _noise_fields(n_images, counts, px)
     for counts, dose in ((100.0, 1.0), (100.0, 0.12), (40.0, 0.12)):
-        yield (f"second simulator, 10 nm, 1.5 nm/px, {counts:g} counts x {dose:g}",
+        yield (f"second simulator, 10 nm, 1.5 nm/px, {counts:g} counts x {dose:g}", True,
                _samples(independent_set(n_images, SEED, dose_scale=dose, pixel_size_nm=1.5,
                                         diameter_nm=10.0, background_counts=counts,
                                         size_px=256)))
@@ -60,9 +60,9 @@ def kinds(n_images: int):
                       Condition("gold", "bright", "0.12x", "clean", 1.5),
                       Condition("gold", "bright", "standard", "randomised", 1.0),
                       Condition("gold", "dark", "standard", "randomised", 0.5)):
-        yield f"her2net sim, {condition.name}", _samples(make_set(condition, n_images=n_images,
-                                                                   seed=SEED))
-    yield "her2net sim, replicas", _samples(replica_set(n_images, SEED))
+        yield (f"her2net sim, {condition.name}", True,
+               _samples(make_set(condition, n_images=n_images, seed=SEED)))
+    yield "her2net sim, replicas", True, _samples(replica_set(n_images, SEED))
 
 
 def index_table(model, n_images: int) -> pd.DataFrame:
@@ -70,16 +70,16 @@ def index_table(model, n_images: int) -> pd.DataFrame:
     from her2net.detect.noise_floor import white_noise_index
 
     rows = []
-    for name, images in kinds(n_images):
+    for name, has_labels, images in kinds(n_images):
         values, lowered = [], 0
         for image, px, polarity in images:
             values.append(white_noise_index(image, px))
-            if "noise" not in name:  # label-free fields have nothing to detect
+            if has_labels:  # label-free fields have nothing to detect
                 _, info = detect_image(image, pixel_size_nm=px, model=model, polarity=polarity)
                 lowered += info["threshold_rule"] == "noise-limited"
         rows.append({"images": name, "n": len(values), "index_min": np.min(values),
                      "index_median": np.median(values), "index_max": np.max(values),
-                     "lowered": "" if "noise" in name else f"{lowered}/{len(values)}"})
+                     "lowered": f"{lowered}/{len(values)}" if has_labels else ""})
     return pd.DataFrame(rows)
 
 
