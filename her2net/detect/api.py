@@ -111,7 +111,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.noise_floor import white_noise_index
     from her2net.detect.polarity import check_polarity, decide_polarity
     from her2net.detect.postprocess import auto_threshold, image_threshold
-    from her2net.detect.refine import refine_centres
+    from her2net.detect.refine import background_fit_weight, refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
     check_polarity(polarity)
@@ -149,9 +149,13 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     peaks = detect_peaks_tiled(normalized, runner, threshold=floor, min_distance_px=min_distance,
                                tile_px=tile_px, batch_size=batch_size)
     del normalized
+    # The white-noise index decides how far the threshold may be lowered (only where it was not
+    # raised) and how much the Gaussian fit is trusted (only where there is something to refine).
     white_index = float("nan")
-    if null and image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative) <= thr:
-        white_index = white_noise_index(data, size_nm)  # only where it may be lowered
+    may_lower = bool(null) and image_threshold(peaks[:, 2], threshold=thr,
+                                               relative_threshold=relative) <= thr
+    if may_lower or (refine and len(peaks)):
+        white_index = white_noise_index(data, size_nm)
     if threshold == "auto":
         image_thr, rule = auto_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative,
                                          white_index=white_index,
@@ -176,9 +180,11 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     diameter_nm, intensity = measure_labels(data, points, pixel_size_nm=size_nm,
                                             polarity=decision.polarity)
     n_refined = 0
-    if refine and len(points):
+    fit_weight = background_fit_weight(white_index) if refine else 0.0
+    if fit_weight > 0 and len(points):
         refined, fitted = refine_centres(data, points, pixel_size_nm=size_nm,
-                                         polarity=decision.polarity, diameter_nm=diameter_nm)
+                                         polarity=decision.polarity, diameter_nm=diameter_nm,
+                                         fit_weight=fit_weight)
         fitted &= inside(refined)  # refinement never moves a label out of the image
         points = np.where(fitted[:, None], refined, points)
         n_refined = int(fitted.sum())
@@ -208,6 +214,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "precision": runner.precision,
         "detections": int(len(table)),
         "refined": n_refined,
+        "refine_fit_weight": round(fit_weight, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
     if math.isfinite(white_index):
@@ -257,7 +264,9 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
         bfloat16 (or float16) on CUDA.
     refine : bool
         Average the network's centres with a local Gaussian fit on the original image
-        (:func:`her2net.detect.refine.refine_centres`); False keeps the network's centres.
+        (:func:`her2net.detect.refine.refine_centres`), the fit weighted by how close the
+        background is to white noise (:func:`her2net.detect.refine.background_fit_weight`: half
+        on a smooth background, none among strong clutter); False keeps the network's centres.
 
     Returns
     -------

@@ -6,14 +6,17 @@ round Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitt
 Gauss-Newton steps to the pixels around it (all detections at once, vectorised). The width ``s``
 is fixed from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2), the
 window spans 2 ``s`` and pixels nearer to another detection are left out (a Voronoi mask), so a
-dimer partner does not pull the fit. The refined centre is the mean of the network's and the
-fit's; where the fit fails (no spot of the label's polarity, a singular system) or the two
-disagree by more than 0.3 ``s`` (something else in the window pulls the fit), the network's
-centre is kept.
+dimer partner does not pull the fit. The refined centre is a weighted mean of the network's and
+the fit's (``fit_weight``, 0.5 by default); where the fit fails (no spot of the label's polarity,
+a singular system) or the two disagree by more than 0.3 ``s`` (something else in the window pulls
+the fit), the network's centre is kept.
 
-On clean simulated images (labels on a smooth background, two simulators) this lowers the
+On clean simulated images (labels on a smooth background, two simulators) the mean lowers the
 localisation RMSE by 11-21 % at good signal; among clutter (debris, texture, membrane particles)
-it raises it by up to 12 % (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
+it raised it by up to 12 %, because the flat-background model is wrong there. So ``detect`` gives
+the fit less weight the more structured the background is (:func:`background_fit_weight`, from
+the image's :func:`~her2net.detect.noise_floor.white_noise_index`): 0.5 on white noise, down to 0
+on strongly cluttered images (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["refine_centres"]
+__all__ = ["refine_centres", "background_fit_weight", "FIT_WEIGHT", "STRUCTURED_INDEX"]
 
 _GAUSSIAN_DIAMETER_FACTOR = np.sqrt(20.0)  # measured diameter sqrt(10 m2), m2 = 2 s^2
 _DEFAULT_DIAMETER_NM = 10.0
@@ -29,6 +32,40 @@ _ITERATIONS = 5
 _WINDOW_SIGMAS = 2.0
 _MAX_MOVE = 0.3  # fit and network must agree within 0.3 spot widths
 _CHUNK_ELEMENTS = 4e6
+#: The fit's share of the refined centre where the background is white noise.
+FIT_WEIGHT = 0.5
+#: White-noise indices between which the fit's share falls linearly from FIT_WEIGHT to 0.
+STRUCTURED_INDEX = (2.5, 5.0)
+
+
+def background_fit_weight(white_index: float) -> float:
+    """The fit's share of a refined centre, from the image's white-noise index.
+
+    A flat background plus a Gaussian spot is the right model on white noise (index about 1;
+    dense labels at a good dose reach 1.5-1.8) and a wrong one among clutter (debris, texture,
+    shadowed particles: 3-10), where the fit is pulled by whatever shares its window. The weight
+    is :data:`FIT_WEIGHT` up to an index of 2.5 and falls linearly to 0 at 5. An unknown index
+    (NaN: an image too small to measure it) keeps :data:`FIT_WEIGHT`.
+
+    Parameters
+    ----------
+    white_index : float
+        :func:`her2net.detect.noise_floor.white_noise_index` of the image.
+
+    Returns
+    -------
+    float
+        Weight of the fitted centre, in [0, FIT_WEIGHT].
+
+    Examples
+    --------
+    >>> background_fit_weight(1.1), background_fit_weight(3.75), background_fit_weight(8.0)
+    (0.5, 0.25, 0.0)
+    """
+    if not np.isfinite(white_index):
+        return FIT_WEIGHT
+    low, high = STRUCTURED_INDEX
+    return float(FIT_WEIGHT * np.clip((high - white_index) / (high - low), 0.0, 1.0))
 
 
 def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
@@ -88,8 +125,9 @@ def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
 
 
 def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: float,
-                   polarity: str = "bright", diameter_nm=None) -> tuple[np.ndarray, np.ndarray]:
-    """Refine label centres with a local Gaussian fit averaged with the given centres.
+                   polarity: str = "bright", diameter_nm=None,
+                   fit_weight: float = FIT_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """Refine label centres with a local Gaussian fit, averaged with the given centres.
 
     Parameters
     ----------
@@ -104,11 +142,15 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
     diameter_nm : array_like, shape (N,), optional
         Apparent diameters (:func:`her2net.detect.measure.measure_labels`); they set the fitted
         spot width. 10 nm where missing or not finite.
+    fit_weight : float
+        Share of the fitted centre in the refined one, in [0, 1] (0.5: their mean;
+        :func:`background_fit_weight` chooses it per image in ``detect``).
 
     Returns
     -------
     refined : ndarray, shape (N, 2)
-        Mean of the given and the fitted centre where the fit succeeded, else the given one.
+        ``(1 - fit_weight) * given + fit_weight * fitted`` where the fit succeeded, else the
+        given centre.
     fitted : ndarray of bool, shape (N,)
         Whether the fit succeeded.
 
@@ -122,6 +164,8 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
     >>> np.round(refined, 2), fitted
     (array([[20.15, 25.8 ]]), array([ True]))
     """
+    if not 0.0 <= fit_weight <= 1.0:
+        raise ValueError(f"fit_weight must be in [0, 1], got {fit_weight!r}")
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     n = len(points)
     if n == 0:
@@ -144,5 +188,5 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
             xy, ok = _fit_chunk(image, points[part], sigma[part], int(h), tree, part, sign)
             fitted_xy[part] = xy
             fitted[part] = ok
-    refined = np.where(fitted[:, None], 0.5 * (points + fitted_xy), points)
+    refined = np.where(fitted[:, None], (1.0 - fit_weight) * points + fit_weight * fitted_xy, points)
     return refined, fitted

@@ -97,10 +97,12 @@ def test_faint_clean_images_are_detected_with_a_lowered_threshold(shipped_model)
 def test_cluttered_images_keep_the_calibrated_threshold(shipped_model):
     image, _, _ = simulate_tile(np.random.default_rng(3), 320, 1.2, polarity="dark",
                                 specimen="replica", label="gold", matched_snr=30.0)
-    _, info = detect_image(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark")
+    _, info = detect_image(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark",
+                           refine=False)
     assert white_noise_index(image, 1.2) > WHITE_NOISE_MAX_INDEX
     assert info["threshold_rule"] in ("calibrated", "raised")
-    # The index is measured only where the threshold was not raised (it may be lowered there).
+    # Without refinement (which uses it too) the index is measured only where the threshold was
+    # not raised (it may be lowered there).
     assert ("white_noise_index" in info) == (info["threshold_rule"] == "calibrated")
     assert info["threshold"] >= shipped_model.threshold
 
@@ -108,10 +110,10 @@ def test_cluttered_images_keep_the_calibrated_threshold(shipped_model):
 def test_without_a_noise_peak_rate_the_threshold_is_never_lowered(shipped_model, rng):
     model = dataclasses.replace(shipped_model, noise_peak_rate=None)
     image, _ = _spots_in_poisson(rng, 128, 3.0, diameter_nm=12.0, counts=12.0)
-    _, info = detect_image(image, pixel_size_nm=3.0, model=model, polarity="bright")
+    _, info = detect_image(image, pixel_size_nm=3.0, model=model, polarity="bright", refine=False)
     assert info["threshold_rule"] == "calibrated"
     assert info["threshold"] == shipped_model.threshold
-    assert "white_noise_index" not in info
+    assert "white_noise_index" not in info  # nothing needs it: no null, no refinement
 
 
 def test_auto_threshold_raises_lowers_or_keeps():

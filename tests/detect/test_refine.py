@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from her2net.detect import detect
-from her2net.detect.refine import refine_centres
+from her2net.detect.refine import (FIT_WEIGHT, STRUCTURED_INDEX, background_fit_weight,
+                                    refine_centres)
 from her2net.evaluate.matching import match_points
 
 
@@ -72,4 +73,43 @@ def test_detect_localises_better_with_refinement(rng, shipped_model):
         errors[refine] = np.sqrt(np.mean(dist**2))
         if refine:
             assert table.attrs["her2net"]["refined"] > 0.9 * len(table)
+            assert table.attrs["her2net"]["refine_fit_weight"] == FIT_WEIGHT  # white noise
     assert errors[True] < 0.92 * errors[False], errors
+
+
+def test_fit_weight_falls_with_a_structured_background():
+    assert background_fit_weight(1.0) == FIT_WEIGHT == 0.5
+    assert background_fit_weight(float("nan")) == FIT_WEIGHT  # too small to measure: unchanged
+    assert background_fit_weight(STRUCTURED_INDEX[0]) == FIT_WEIGHT
+    assert background_fit_weight(np.mean(STRUCTURED_INDEX)) == pytest.approx(0.25)
+    assert background_fit_weight(STRUCTURED_INDEX[1]) == background_fit_weight(9.0) == 0.0
+
+
+def test_fit_weight_sets_the_share_of_the_fitted_centre(rng):
+    truth = np.array([[20.3, 19.6]])
+    image = _spots(rng, truth, (40, 40), amplitude=400.0)
+    start = np.array([[20.6, 19.3]])  # within the 0.3 spot widths the fit may move
+    kwargs = dict(pixel_size_nm=1.0, diameter_nm=[2.5 * np.sqrt(20)])
+    fitted_only, ok = refine_centres(image, start, fit_weight=1.0, **kwargs)
+    assert ok[0] and np.abs(fitted_only - truth).max() < 0.15
+    quarter, _ = refine_centres(image, start, fit_weight=0.25, **kwargs)
+    np.testing.assert_allclose(quarter, 0.75 * start + 0.25 * fitted_only)
+    with pytest.raises(ValueError, match="fit_weight"):
+        refine_centres(image, start, fit_weight=1.5, **kwargs)
+
+
+def test_detect_keeps_the_network_centres_on_a_replica(shipped_model):
+    # Shadowed membrane particles pull a flat-background fit: on a replica (white-noise index far
+    # above 5) the fit gets no weight and the centres are the network's.
+    from her2net.simulate import simulate_tile
+
+    image, points, _ = simulate_tile(np.random.default_rng([303, 1]), 320, 1.2, polarity="dark",
+                                     specimen="replica", label="gold", gold_diameters_nm=(6.0, 12.0),
+                                     matched_snr=30.0)
+    refined = detect(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark")
+    plain = detect(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark", refine=False)
+    info = refined.attrs["her2net"]
+    assert info["white_noise_index"] > STRUCTURED_INDEX[1]
+    assert info["refine_fit_weight"] == 0.0 and info["refined"] == 0
+    assert len(refined) > 0.5 * len(points)
+    np.testing.assert_array_equal(refined[["x_px", "y_px"]].to_numpy(), plain[["x_px", "y_px"]].to_numpy())
