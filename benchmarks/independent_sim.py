@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.common import Sample
 
-__all__ = ["independent_image", "independent_set"]
+__all__ = ["independent_image", "independent_set", "crlb_rmse_nm"]
 
 
 def _positions(rng, n, shape, d_px, pair_fraction):
@@ -86,3 +86,33 @@ def independent_set(n_images, seed, *, dose_scale=1.0, name="independent", **opt
         meta = {"kind": np.array(["label"] * len(pts)), "region": np.array(["flat"] * len(pts))}
         samples.append(Sample(f"{name}-{dose_scale:g}x/{seed}-{i}", image, pts, px, polarity, meta))
     return samples
+
+
+def crlb_rmse_nm(*, pixel_size_nm=1.5, diameter_nm=10.0, background_counts=20.0, contrast=0.5,
+                 fwhm_fraction=0.8, dose_scale=1.0, polarity="bright", **_ignored) -> float:
+    """Cramer-Rao bound on the 2-D localisation RMSE (nm) of one isolated label of this model.
+
+    The lowest RMSE any unbiased estimator can reach for a lone label of
+    :func:`independent_image` (flat background, no ramp), with background, amplitude and the two
+    coordinates unknown: the inverse of the Fisher information of Poisson counts, averaged over
+    sub-pixel positions. Pairs and the ramp only raise it, so it is a floor for the RMSE tables.
+    Takes the options of :func:`independent_image` (others are ignored).
+    """
+    sigma = fwhm_fraction * diameter_nm / pixel_size_nm / 2.3548
+    background = background_counts * dose_scale
+    sign = 1.0 if polarity == "bright" else -1.0
+    half = int(np.ceil(5 * sigma)) + 2
+    grid = np.arange(-half, half + 1, dtype=float)
+    variances = []
+    for dx in (0.0, 0.25, 0.5):
+        for dy in (0.0, 0.25, 0.5):
+            yy, xx = np.meshgrid(grid - dy, grid - dx, indexing="ij")
+            g = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
+            mu = background * np.clip(1 + sign * contrast * g, 1e-9, None)
+            a = background * sign * contrast  # the label's peak signal in counts
+            jac = np.stack([1 + sign * contrast * g, g, a * g * xx / sigma**2,
+                            a * g * yy / sigma**2]).reshape(4, -1)
+            fisher = (jac / mu.ravel()) @ jac.T
+            cov = np.linalg.inv(fisher)
+            variances.append(cov[2, 2] + cov[3, 3])
+    return float(np.sqrt(np.mean(variances)) * pixel_size_nm)
