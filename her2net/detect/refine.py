@@ -4,19 +4,23 @@ The network's offsets give centres to a fraction of a pixel; at good signal a fi
 themselves does better, and the two errors are only partly correlated. For every detection a
 round Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitted by a few
 Gauss-Newton steps to the pixels around it (all detections at once, vectorised). The width ``s``
-is fixed from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2), the
-window spans 2 ``s`` and pixels nearer to another detection are left out (a Voronoi mask), so a
-dimer partner does not pull the fit. The refined centre is a weighted mean of the network's and
-the fit's (``fit_weight``, 0.5 by default); where the fit fails (no spot of the label's polarity,
-a singular system) or the two disagree by more than 0.3 ``s`` (something else in the window pulls
-the fit), the network's centre is kept.
+starts from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2) and is
+fitted too, within 0.5-2x of that start: for a round spot the width and the centre carry
+independent information, so freeing the width costs the centre nothing, and a width fixed from
+the measured diameter (which blur and noise bias) cost 2-10 % of RMSE. The window spans 2 ``s``
+and pixels nearer to another detection are left out (a Voronoi mask), so a dimer partner does not
+pull the fit. The refined centre is a weighted mean of the network's and the fit's
+(``fit_weight``); where the fit fails (no spot of the label's polarity, a singular system) or the
+two disagree by more than 0.3 ``s`` (something else in the window pulls the fit), the network's
+centre is kept.
 
-On clean simulated images (labels on a smooth background, two simulators) the mean lowers the
-localisation RMSE by 11-21 % at good signal; among clutter (debris, texture, membrane particles)
-it raised it by up to 12 %, because the flat-background model is wrong there. So ``detect`` gives
+On clean simulated images (labels on a smooth background, two simulators) the fit lowers the
+localisation RMSE by 10-30 % at good signal (to within 7 % of the Cramer-Rao bound on the
+second simulator's 100-count images); among clutter (debris, texture, membrane particles) it
+raised it by up to 12 %, because the flat-background model is wrong there. So ``detect`` gives
 the fit less weight the more structured the background is (:func:`background_fit_weight`, from
-the image's :func:`~her2net.detect.noise_floor.white_noise_index`): 0.5 on white noise, down to 0
-on strongly cluttered images (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
+the image's :func:`~her2net.detect.noise_floor.white_noise_index`): 0.75 on white noise, down to
+0 on strongly cluttered images (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ __all__ = ["refine_centres", "background_fit_weight", "FIT_WEIGHT", "STRUCTURED_
 
 _GAUSSIAN_DIAMETER_FACTOR = np.sqrt(20.0)  # measured diameter sqrt(10 m2), m2 = 2 s^2
 _DEFAULT_DIAMETER_NM = 10.0
-_ITERATIONS = 5
+_ITERATIONS = 6
+_MIN_PIXELS = 8  # pixels a fit of five parameters needs
+_WIDTH_RANGE = (0.5, 2.0)  # the fitted width, relative to the one from the measured diameter
 _WINDOW_SIGMAS = 2.0
 _MAX_MOVE = 0.3  # fit and network must agree within 0.3 spot widths
 _CHUNK_ELEMENTS = 4e6
 #: The fit's share of the refined centre where the background is white noise.
-FIT_WEIGHT = 0.5
+FIT_WEIGHT = 0.75
 #: White-noise indices between which the fit's share falls linearly from FIT_WEIGHT to 0.
 STRUCTURED_INDEX = (2.5, 5.0)
 
@@ -60,7 +66,7 @@ def background_fit_weight(white_index: float) -> float:
     Examples
     --------
     >>> background_fit_weight(1.1), background_fit_weight(3.75), background_fit_weight(8.0)
-    (0.5, 0.25, 0.0)
+    (0.75, 0.375, 0.0)
     """
     if not np.isfinite(white_index):
         return FIT_WEIGHT
@@ -69,7 +75,7 @@ def background_fit_weight(white_index: float) -> float:
 
 
 def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
-    """Gauss-Newton fits of (b, a, x, y) for one chunk of detections sharing ``half``."""
+    """Gauss-Newton fits of (b, a, x, y, s) for one chunk of detections sharing ``half``."""
     height, width = image.shape
     offsets = np.arange(-half, half + 1)
     cx = np.rint(centres[:, 0]).astype(np.int64)
@@ -88,8 +94,9 @@ def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
     mine = (nearest.reshape(n, -1) == owner_index[:, None]) & valid.reshape(n, -1)
     weight = mine.astype(np.float32)
     count = weight.sum(axis=1)
-    ok = count >= 6
-    # Start: background from the window's outskirts, amplitude from its highest pixel.
+    ok = count >= _MIN_PIXELS
+    # Start: background from the window's outskirts, amplitude from its highest pixel, width from
+    # the measured diameter.
     r2 = (xx - centres[:, :1]) ** 2 + (yy - centres[:, 1:]) ** 2
     outskirts = weight * (r2 > (1.5 * sigma[:, None]) ** 2)
     b = np.where(outskirts.sum(axis=1) > 0,
@@ -97,16 +104,19 @@ def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
                  (patch * weight).sum(axis=1) / np.maximum(count, 1)).astype(np.float64)
     a = np.maximum(np.max(np.where(mine, patch, -np.inf), axis=1) - b, 1e-12)
     x0, y0 = centres[:, 0].copy(), centres[:, 1].copy()
-    inv_s2 = (1.0 / sigma ** 2).astype(np.float32)[:, None]
-    eye = 1e-9 * np.eye(4)
+    s = sigma.astype(np.float64).copy()
+    eye = 1e-9 * np.eye(5)
     for _ in range(_ITERATIONS):
+        inv_s2 = (1.0 / s ** 2).astype(np.float32)[:, None]
         dx = xx - x0.astype(np.float32)[:, None]
         dy = yy - y0.astype(np.float32)[:, None]
-        g = np.exp(-0.5 * (dx * dx + dy * dy) * inv_s2)
+        rr = dx * dx + dy * dy
+        g = np.exp(-0.5 * rr * inv_s2)
         af = a.astype(np.float32)[:, None]
         resid = (b.astype(np.float32)[:, None] + af * g - patch) * weight
         ag = af * g * inv_s2 * weight
-        jac = np.stack([weight, g * weight, ag * dx, ag * dy], axis=1)  # (n, 4, K)
+        d_width = ag * rr / s.astype(np.float32)[:, None]
+        jac = np.stack([weight, g * weight, ag * dx, ag * dy, d_width], axis=1)  # (n, 5, K)
         jtj = np.matmul(jac, jac.transpose(0, 2, 1)).astype(np.float64) + eye
         jtr = np.matmul(jac, resid[:, :, None])[..., 0].astype(np.float64)
         try:
@@ -114,11 +124,14 @@ def _fit_chunk(image, centres, sigma, half, owner_tree, owner_index, sign):
         except np.linalg.LinAlgError:
             return centres, np.zeros(n, dtype=bool)
         step = np.where(np.isfinite(step), step, 0.0)
-        # Damped position steps (at most half a width per iteration).
-        limit = 0.5 * sigma
+        # Damped steps: position at most half a width, width at most a quarter, per iteration;
+        # the width stays within 0.5-2x the start.
+        limit = 0.5 * s
         step[:, 2] = np.clip(step[:, 2], -limit, limit)
         step[:, 3] = np.clip(step[:, 3], -limit, limit)
+        step[:, 4] = np.clip(step[:, 4], -0.25 * s, 0.25 * s)
         b, a, x0, y0 = b + step[:, 0], a + step[:, 1], x0 + step[:, 2], y0 + step[:, 3]
+        s = np.clip(s + step[:, 4], _WIDTH_RANGE[0] * sigma, _WIDTH_RANGE[1] * sigma)
     moved = np.hypot(x0 - centres[:, 0], y0 - centres[:, 1])
     ok &= (a > 0) & (moved <= _MAX_MOVE * sigma) & np.isfinite(x0) & np.isfinite(y0)
     return np.column_stack([x0, y0]), ok
@@ -144,7 +157,7 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
         spot width. 10 nm where missing or not finite.
     fit_weight : float
         Share of the fitted centre in the refined one, in [0, 1] (0.5: their mean;
-        :func:`background_fit_weight` chooses it per image in ``detect``).
+        :func:`background_fit_weight` chooses it per image in ``detect``, 0.75 on white noise).
 
     Returns
     -------
@@ -162,7 +175,7 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
     >>> refined, fitted = refine_centres(image, np.array([[20.0, 26.0]]), pixel_size_nm=1.0,
     ...                                  diameter_nm=[2.5 * np.sqrt(20)])
     >>> np.round(refined, 2), fitted
-    (array([[20.15, 25.8 ]]), array([ True]))
+    (array([[20.23, 25.7 ]]), array([ True]))
     """
     if not 0.0 <= fit_weight <= 1.0:
         raise ValueError(f"fit_weight must be in [0, 1], got {fit_weight!r}")

@@ -78,10 +78,10 @@ def test_detect_localises_better_with_refinement(rng, shipped_model):
 
 
 def test_fit_weight_falls_with_a_structured_background():
-    assert background_fit_weight(1.0) == FIT_WEIGHT == 0.5
+    assert background_fit_weight(1.0) == FIT_WEIGHT == 0.75
     assert background_fit_weight(float("nan")) == FIT_WEIGHT  # too small to measure: unchanged
     assert background_fit_weight(STRUCTURED_INDEX[0]) == FIT_WEIGHT
-    assert background_fit_weight(np.mean(STRUCTURED_INDEX)) == pytest.approx(0.25)
+    assert background_fit_weight(np.mean(STRUCTURED_INDEX)) == pytest.approx(0.375)
     assert background_fit_weight(STRUCTURED_INDEX[1]) == background_fit_weight(9.0) == 0.0
 
 
