@@ -265,7 +265,7 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     refine : bool
         Average the network's centres with a local Gaussian fit on the original image
         (:func:`her2net.detect.refine.refine_centres`), the fit weighted by how close the
-        background is to white noise (:func:`her2net.detect.refine.background_fit_weight`: half
+        background is to white noise (:func:`her2net.detect.refine.background_fit_weight`: 0.75
         on a smooth background, none among strong clutter); False keeps the network's centres.
 
     Returns

@@ -7,7 +7,7 @@ Gauss-Newton steps to the pixels around it (all detections at once, vectorised).
 starts from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2) and is
 fitted too, within 0.5-2x of that start: for a round spot the width and the centre carry
 independent information, so freeing the width costs the centre nothing, and a width fixed from
-the measured diameter (which blur and noise bias) cost 2-10 % of RMSE. The window spans 2 ``s``
+the measured diameter (which blur and noise bias) cost up to 11 % of RMSE. The window spans 2 ``s``
 and pixels nearer to another detection are left out (a Voronoi mask), so a dimer partner does not
 pull the fit. The refined centre is a weighted mean of the network's and the fit's
 (``fit_weight``); where the fit fails (no spot of the label's polarity, a singular system) or the
@@ -201,5 +201,6 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
             xy, ok = _fit_chunk(image, points[part], sigma[part], int(h), tree, part, sign)
             fitted_xy[part] = xy
             fitted[part] = ok
-    refined = np.where(fitted[:, None], (1.0 - fit_weight) * points + fit_weight * fitted_xy, points)
+    mixed = (1.0 - fit_weight) * points + fit_weight * fitted_xy
+    refined = np.where(fitted[:, None], mixed, points)
     return refined, fitted

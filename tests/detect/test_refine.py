@@ -104,7 +104,8 @@ def test_detect_keeps_the_network_centres_on_a_replica(shipped_model):
     from her2net.simulate import simulate_tile
 
     image, points, _ = simulate_tile(np.random.default_rng([303, 1]), 320, 1.2, polarity="dark",
-                                     specimen="replica", label="gold", gold_diameters_nm=(6.0, 12.0),
+                                     specimen="replica", label="gold",
+                                     gold_diameters_nm=(6.0, 12.0),
                                      matched_snr=30.0)
     refined = detect(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark")
     plain = detect(image, pixel_size_nm=1.2, model=shipped_model, polarity="dark", refine=False)
@@ -112,4 +113,5 @@ def test_detect_keeps_the_network_centres_on_a_replica(shipped_model):
     assert info["white_noise_index"] > STRUCTURED_INDEX[1]
     assert info["refine_fit_weight"] == 0.0 and info["refined"] == 0
     assert len(refined) > 0.5 * len(points)
-    np.testing.assert_array_equal(refined[["x_px", "y_px"]].to_numpy(), plain[["x_px", "y_px"]].to_numpy())
+    np.testing.assert_array_equal(refined[["x_px", "y_px"]].to_numpy(),
+                                  plain[["x_px", "y_px"]].to_numpy())
