@@ -67,7 +67,8 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
 
     With ``noise_peak_rate`` (from :func:`measure_noise_peak_rate`) every pair is scored as
     ``detect(threshold='auto')`` would apply it, the noise-limited lowering included; without it,
-    with the raise alone.
+    with the raise alone. Peaks at the image's edge are kept as ``detect`` keeps them
+    (:func:`her2net.detect.postprocess.passes_threshold`).
 
     Returns
     -------
@@ -77,7 +78,8 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
     """
     from her2net.detect import detect
     from her2net.detect.noise_floor import white_noise_index
-    from her2net.detect.postprocess import RELATIVE_THRESHOLD_QUANTILE, auto_threshold
+    from her2net.detect.postprocess import (RELATIVE_THRESHOLD_QUANTILE, auto_threshold,
+                                            edge_distance_nm, passes_threshold)
     from her2net.evaluate import match_points
 
     floor = float(min(thresholds))
@@ -89,13 +91,14 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
                        device="cpu")
         xy = found[["x_nm", "y_nm"]].to_numpy()
         score = found["score"].to_numpy()
+        edge_nm = edge_distance_nm(found[["x_px", "y_px"]].to_numpy(), image.shape, pixel_size_nm=px)
         truth = points * px
         white = white_noise_index(image, px) if noise_peak_rate else float("nan")
         area_um2 = image.size * px * px / 1e6
         for k, (t, r) in enumerate(grid):
             applied, _ = auto_threshold(score, threshold=t, relative_threshold=r, white_index=white,
                                         area_um2=area_um2, noise_peak_rate=noise_peak_rate)
-            keep = score >= applied
+            keep = passes_threshold(score, edge_nm, image_threshold=applied, threshold=t)
             pairs, _ = match_points(xy[keep], truth, tolerance=tolerance_nm)
             counts[dose][k] += (len(pairs), keep.sum(), len(truth))
         if dose == DOSES[-1] and (scene + 1) % 10 == 0:

@@ -110,7 +110,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.measure import measure_labels
     from her2net.detect.noise_floor import white_noise_index
     from her2net.detect.polarity import check_polarity, decide_polarity
-    from her2net.detect.postprocess import auto_threshold, image_threshold
+    from her2net.detect.postprocess import (auto_threshold, edge_distance_nm, image_threshold,
+                                            passes_threshold)
     from her2net.detect.refine import background_fit_weight, refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -166,8 +167,10 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     if rule == "noise-limited":
         logger.info("%s: threshold lowered to %.3f (background is white noise: index %.2f)", name,
                     image_thr, white_index)
-    peaks = peaks[peaks[:, 2] >= image_thr]
     points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
+    keep = passes_threshold(peaks[:, 2], edge_distance_nm(points, data.shape, pixel_size_nm=size_nm),
+                            image_threshold=image_thr, threshold=thr)
+    points, peaks = points[keep], peaks[keep]
     height, width = data.shape
     # A label belongs to the image when its centre lies inside it; peaks at the border of labels
     # centred just outside (their tails are visible) are dropped, not clipped onto the border.

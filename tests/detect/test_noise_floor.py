@@ -132,3 +132,45 @@ def test_auto_threshold_raises_lowers_or_keeps():
     for white_index, rate in ((3.0, null), (float("nan"), null), (1.0, None)):
         options["noise_peak_rate"] = rate
         assert auto_threshold(faint, white_index=white_index, **options) == (0.325, "calibrated")
+
+
+def test_labels_cut_by_the_edge_are_not_held_to_a_raised_threshold(rng, shipped_model):
+    # Bright Gaussian spots at a good dose (the threshold is raised), six of them centred within
+    # a fraction of a pixel of the image's edge: half outside, they score lower than the raise
+    # but above the calibrated threshold, and are kept.
+    size, px = 256, 1.5
+    inner = rng.uniform(12, size - 13, (60, 2))
+    keep = np.all(np.linalg.norm(inner[:, None] - inner[None], axis=2) + 1e3 * np.eye(len(inner))
+                  > 12, axis=1)
+    edge = np.array([[size - 0.7, 60.0], [size - 0.6, 180.0], [120.0, -0.3], [40.0, -0.2],
+                     [-0.3, 200.0], [90.0, size - 0.7]])
+    truth = np.vstack([inner[keep], edge])
+    sigma = 0.8 * 10.0 / px / 2.3548
+    yy, xx = np.mgrid[:size, :size].astype(float)
+    spots = sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2)) for x, y in truth)
+    image = rng.poisson(100.0 * (1 + 0.5 * spots)).astype(np.float32)
+    table, info = detect_image(image, pixel_size_nm=px, model=shipped_model, polarity="bright")
+    assert info["threshold_rule"] == "raised"
+    pairs, _ = match_points(table[["x_px", "y_px"]].to_numpy(), truth, tolerance=4.0 / px)
+    found = set(pairs[:, 1].tolist())
+    edge_index = range(len(truth) - len(edge), len(truth))
+    assert all(i in found for i in edge_index)
+    edge_scores = [table["score"].iloc[d] for d, t in pairs if t in edge_index]
+    assert min(edge_scores) < info["threshold"]  # kept by the edge rule, not by the raise
+    assert len(table) <= len(truth) + 1
+
+
+def test_edge_peaks_pass_against_the_lower_threshold():
+    from her2net.detect.postprocess import EDGE_NM, edge_distance_nm, passes_threshold
+
+    points = np.array([[-0.4, 50.0], [50.0, 50.0], [99.2, 10.0], [50.0, 98.0]])
+    edge = edge_distance_nm(points, (100, 100), pixel_size_nm=2.0)
+    np.testing.assert_allclose(edge, [0.2, 99.0, 0.6, 3.0])
+    scores = np.array([0.35, 0.35, 0.2, 0.35])
+    # Raised from 0.3 to 0.5: edge peaks (within EDGE_NM = 3 nm) are held to 0.3 only.
+    assert EDGE_NM == 3.0
+    assert passes_threshold(scores, edge, image_threshold=0.5, threshold=0.3).tolist() == [
+        True, False, False, True]
+    # Lowered to 0.25 (or given as a number): one threshold everywhere.
+    assert passes_threshold(scores, edge, image_threshold=0.25, threshold=0.3).tolist() == [
+        True, True, False, True]
