@@ -93,12 +93,13 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
         score = found["score"].to_numpy()
         edge_nm = edge_distance_nm(found[["x_px", "y_px"]].to_numpy(), image.shape, pixel_size_nm=px)
         truth = points * px
-        white = white_noise_index(image, px) if noise_peak_rate else float("nan")
+        white = white_noise_index(image, px)
         area_um2 = image.size * px * px / 1e6
         for k, (t, r) in enumerate(grid):
             applied, _ = auto_threshold(score, threshold=t, relative_threshold=r, white_index=white,
                                         area_um2=area_um2, noise_peak_rate=noise_peak_rate)
-            keep = passes_threshold(score, edge_nm, image_threshold=applied, threshold=t)
+            keep = passes_threshold(score, edge_nm, image_threshold=applied, threshold=t,
+                                    white_index=white)
             pairs, _ = match_points(xy[keep], truth, tolerance=tolerance_nm)
             counts[dose][k] += (len(pairs), keep.sum(), len(truth))
         if dose == DOSES[-1] and (scene + 1) % 10 == 0:

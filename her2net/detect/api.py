@@ -110,8 +110,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.measure import measure_labels
     from her2net.detect.noise_floor import white_noise_index
     from her2net.detect.polarity import check_polarity, decide_polarity
-    from her2net.detect.postprocess import (auto_threshold, edge_distance_nm, image_threshold,
-                                            passes_threshold)
+    from her2net.detect.postprocess import (EDGE_NM, auto_threshold, edge_distance_nm,
+                                            image_threshold, passes_threshold)
     from her2net.detect.refine import background_fit_weight, refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -150,12 +150,16 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     peaks = detect_peaks_tiled(normalized, runner, threshold=floor, min_distance_px=min_distance,
                                tile_px=tile_px, batch_size=batch_size)
     del normalized
+    points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
+    edge_nm = edge_distance_nm(points, data.shape, pixel_size_nm=size_nm)
     # The white-noise index decides how far the threshold may be lowered (only where it was not
-    # raised) and how much the Gaussian fit is trusted (only where there is something to refine).
+    # raised), whether peaks at the edge are held to a raised threshold, and how much the
+    # Gaussian fit is trusted (only where there is something to refine).
     white_index = float("nan")
-    may_lower = bool(null) and image_threshold(peaks[:, 2], threshold=thr,
-                                               relative_threshold=relative) <= thr
-    if may_lower or (refine and len(peaks)):
+    raised = image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative) > thr
+    may_lower = bool(null) and not raised
+    edge_peaks = threshold == "auto" and raised and bool(np.any(edge_nm <= EDGE_NM))
+    if may_lower or edge_peaks or (refine and len(peaks)):
         white_index = white_noise_index(data, size_nm)
     if threshold == "auto":
         image_thr, rule = auto_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative,
@@ -167,9 +171,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     if rule == "noise-limited":
         logger.info("%s: threshold lowered to %.3f (background is white noise: index %.2f)", name,
                     image_thr, white_index)
-    points = points_to_input_frame(peaks[:, :2], data.shape, native_shape)
-    keep = passes_threshold(peaks[:, 2], edge_distance_nm(points, data.shape, pixel_size_nm=size_nm),
-                            image_threshold=image_thr, threshold=thr)
+    keep = passes_threshold(peaks[:, 2], edge_nm, image_threshold=image_thr, threshold=thr,
+                            white_index=white_index)
     points, peaks = points[keep], peaks[keep]
     height, width = data.shape
     # A label belongs to the image when its centre lies inside it; peaks at the border of labels

@@ -6,12 +6,15 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = ["find_peaks", "image_threshold", "relative_level", "auto_threshold",
-           "edge_distance_nm", "passes_threshold", "RELATIVE_THRESHOLD_QUANTILE", "EDGE_NM"]
+           "edge_distance_nm", "passes_threshold", "RELATIVE_THRESHOLD_QUANTILE", "EDGE_NM",
+           "EDGE_MAX_WHITE_INDEX"]
 
 #: Percentile of an image's confident peak scores that ``relative_threshold`` multiplies.
 RELATIVE_THRESHOLD_QUANTILE = 75.0
-#: Peaks centred this close to the image's edge (nm) are not held to a raised threshold.
+#: Peaks centred this close to the image's edge (nm) are not held to a raised threshold...
 EDGE_NM = 3.0
+#: ... in images whose white-noise index is at most this (a smooth background).
+EDGE_MAX_WHITE_INDEX = 2.0
 
 
 def find_peaks(probability: np.ndarray, offsets: np.ndarray, *, threshold: float,
@@ -193,17 +196,21 @@ def edge_distance_nm(points_px, shape, *, pixel_size_nm: float) -> np.ndarray:
                               height - 0.5 - points[:, 1]]) * pixel_size_nm
 
 
-def passes_threshold(scores, edge_nm, *, image_threshold: float, threshold: float) -> np.ndarray:
+def passes_threshold(scores, edge_nm, *, image_threshold: float, threshold: float,
+                     white_index: float = float("nan")) -> np.ndarray:
     """Which peaks an image keeps: at or above its threshold, edge peaks against the lower one.
 
     A label centred within :data:`EDGE_NM` of the image's edge is partly outside it, and the
     network, seeing part of the disc, scores it lower: on the second simulator's images at the
     standard dose such labels scored 0.42 (median) against 0.82 inside. Where an image's
     threshold was raised (:func:`image_threshold`) they were lost, while no noise peak above
-    the calibrated threshold lay that close to the edge. So peaks within :data:`EDGE_NM` of the
-    edge are held to the smaller of ``image_threshold`` and ``threshold`` (the calibrated one):
-    the raise, a guard against noise blobs in images whose labels score high, does not apply to
-    labels it cannot see whole. A lowered or given threshold applies everywhere.
+    the calibrated threshold lay that close to the edge. So, in images whose background is close
+    to white noise (``white_index`` at most :data:`EDGE_MAX_WHITE_INDEX`), peaks within
+    :data:`EDGE_NM` of the edge are held to the smaller of ``image_threshold`` and ``threshold``
+    (the calibrated one): the raise, a guard against noise blobs in images whose labels score
+    high, does not apply to labels it cannot see whole. Among clutter (cells in liquid: index
+    2-12) clutter peaks at the edge would pass too, so there, as with a lowered or given
+    threshold, one threshold applies everywhere.
 
     Parameters
     ----------
@@ -215,6 +222,9 @@ def passes_threshold(scores, edge_nm, *, image_threshold: float, threshold: floa
         The image's threshold (:func:`auto_threshold`, or the given one).
     threshold : float
         The calibrated threshold it was raised from.
+    white_index : float
+        The image's :func:`~her2net.detect.noise_floor.white_noise_index` (NaN: unknown, no
+        exemption).
 
     Returns
     -------
@@ -222,10 +232,13 @@ def passes_threshold(scores, edge_nm, *, image_threshold: float, threshold: floa
 
     Examples
     --------
-    >>> passes_threshold([0.9, 0.4, 0.4], [50.0, 50.0, 1.0], image_threshold=0.5, threshold=0.3)
+    >>> passes_threshold([0.9, 0.4, 0.4], [50.0, 50.0, 1.0], image_threshold=0.5, threshold=0.3,
+    ...                  white_index=1.1)
     array([ True, False,  True])
     """
     scores = np.asarray(scores, dtype=float)
     edge_nm = np.asarray(edge_nm, dtype=float)
+    if not white_index <= EDGE_MAX_WHITE_INDEX:  # NaN too
+        return scores >= image_threshold
     bar = np.where(edge_nm <= EDGE_NM, min(image_threshold, threshold), image_threshold)
     return scores >= bar

@@ -135,6 +135,8 @@ def test_auto_threshold_raises_lowers_or_keeps():
 
 
 def test_labels_cut_by_the_edge_are_not_held_to_a_raised_threshold(rng, shipped_model):
+    from her2net.detect.postprocess import EDGE_MAX_WHITE_INDEX
+
     # Bright Gaussian spots at a good dose (the threshold is raised), six of them centred within
     # a fraction of a pixel of the image's edge: half outside, they score lower than the raise
     # but above the calibrated threshold, and are kept.
@@ -151,6 +153,7 @@ def test_labels_cut_by_the_edge_are_not_held_to_a_raised_threshold(rng, shipped_
     image = rng.poisson(100.0 * (1 + 0.5 * spots)).astype(np.float32)
     table, info = detect_image(image, pixel_size_nm=px, model=shipped_model, polarity="bright")
     assert info["threshold_rule"] == "raised"
+    assert info["white_noise_index"] <= EDGE_MAX_WHITE_INDEX
     pairs, _ = match_points(table[["x_px", "y_px"]].to_numpy(), truth, tolerance=4.0 / px)
     found = set(pairs[:, 1].tolist())
     edge_index = range(len(truth) - len(edge), len(truth))
@@ -161,16 +164,22 @@ def test_labels_cut_by_the_edge_are_not_held_to_a_raised_threshold(rng, shipped_
 
 
 def test_edge_peaks_pass_against_the_lower_threshold():
-    from her2net.detect.postprocess import EDGE_NM, edge_distance_nm, passes_threshold
+    from her2net.detect.postprocess import (EDGE_MAX_WHITE_INDEX, EDGE_NM, edge_distance_nm,
+                                            passes_threshold)
 
     points = np.array([[-0.4, 50.0], [50.0, 50.0], [99.2, 10.0], [50.0, 98.0]])
     edge = edge_distance_nm(points, (100, 100), pixel_size_nm=2.0)
     np.testing.assert_allclose(edge, [0.2, 99.0, 0.6, 3.0])
     scores = np.array([0.35, 0.35, 0.2, 0.35])
-    # Raised from 0.3 to 0.5: edge peaks (within EDGE_NM = 3 nm) are held to 0.3 only.
-    assert EDGE_NM == 3.0
-    assert passes_threshold(scores, edge, image_threshold=0.5, threshold=0.3).tolist() == [
-        True, False, False, True]
+    # Raised from 0.3 to 0.5 on a smooth background: edge peaks (within EDGE_NM = 3 nm) are held
+    # to 0.3 only.
+    assert EDGE_NM == 3.0 and EDGE_MAX_WHITE_INDEX == 2.0
+    assert passes_threshold(scores, edge, image_threshold=0.5, threshold=0.3,
+                            white_index=1.2).tolist() == [True, False, False, True]
+    # Among clutter, or with the background unknown, the raise holds everywhere.
+    for white_index in (4.0, float("nan")):
+        assert passes_threshold(scores, edge, image_threshold=0.5, threshold=0.3,
+                                white_index=white_index).tolist() == [False, False, False, False]
     # Lowered to 0.25 (or given as a number): one threshold everywhere.
-    assert passes_threshold(scores, edge, image_threshold=0.25, threshold=0.3).tolist() == [
-        True, True, False, True]
+    assert passes_threshold(scores, edge, image_threshold=0.25, threshold=0.3,
+                            white_index=1.2).tolist() == [True, True, False, True]
