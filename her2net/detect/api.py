@@ -158,7 +158,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     white_index = float("nan")
     raised = image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative) > thr
     may_lower = bool(null) and not raised
-    edge_peaks = threshold == "auto" and raised and bool(np.any(edge_nm <= EDGE_NM))
+    edge_peaks = raised and bool(np.any(edge_nm <= EDGE_NM))  # raised only with 'auto'
     if may_lower or edge_peaks or (refine and len(peaks)):
         white_index = white_noise_index(data, size_nm)
     if threshold == "auto":
@@ -259,7 +259,9 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
         :func:`her2net.detect.postprocess.image_threshold`), or lowered in images whose only
         clutter is white noise, down to where the expected noise peaks (the checkpoint's
         ``noise_peak_rate``) are at most a quarter of the detections
-        (:mod:`her2net.detect.noise_floor`); a number is used as it is.
+        (:mod:`her2net.detect.noise_floor`); a raise does not apply to peaks within 3 nm of the
+        image's edge on a smooth background
+        (:func:`her2net.detect.postprocess.passes_threshold`); a number is used as it is.
     tile_px : int, optional
         Network input size per tile (default 2304 on CPU, 1024 on CUDA).
     device : {'auto', 'cpu', 'cuda', 'cuda:N'}

@@ -15,8 +15,8 @@ two disagree by more than 0.3 ``s`` (something else in the window pulls the fit)
 centre is kept.
 
 On clean simulated images (labels on a smooth background, two simulators) the fit lowers the
-localisation RMSE by 10-30 % at good signal (to within 7 % of the Cramer-Rao bound on the
-second simulator's 100-count images); among clutter (debris, texture, membrane particles) it
+localisation RMSE by 10-30 % at good signal (to within 8-10 % of the Cramer-Rao bound on
+the second simulator's 100-count images); among clutter (debris, texture, membrane particles) it
 raised it by up to 12 %, because the flat-background model is wrong there. So ``detect`` gives
 the fit less weight the more structured the background is (:func:`background_fit_weight`, from
 the image's :func:`~her2net.detect.noise_floor.white_noise_index`): 0.75 on white noise, down to
