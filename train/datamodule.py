@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from train.datasets import AnnotatedTiles, MixedTiles, SyntheticTiles
+from train.datasets import AnnotatedTiles, MixedTiles, SyntheticTiles, annotated_image_names
 
 __all__ = ["TileDataModule"]
 
@@ -35,8 +36,9 @@ class TileDataModule(L.LightningDataModule):
     synthetic_weight : float
         Share of synthetic tiles when annotated data are given (1 = synthetic only).
     annotated : dict, optional
-        ``images_dir``, ``points_csv``, optional ``manifest``, ``polarity`` ('bright' or 'dark'),
-        ``val_images`` (image names held out for validation).
+        ``images_dir``, ``points_csv``, optional ``manifest`` (its images without points are
+        trained on as label-free), ``polarity`` ('bright' or 'dark'), ``val_images`` (image
+        names held out for validation).
     simulator_overrides : dict, optional
         Fixed simulator parameters (default: everything randomised).
     simulator_mixture : list of dict, optional
@@ -84,10 +86,10 @@ class TileDataModule(L.LightningDataModule):
                         manifest=spec.get("manifest"), polarity=spec.get("polarity", "bright"))
             train_names = None
             if val_images:
-                import pandas as pd
-
-                names = pd.read_csv(spec["points_csv"])["image"].astype(str).unique()
-                train_names = [n for n in names if n not in set(val_images)]
+                names = annotated_image_names(spec["points_csv"], spec.get("manifest"))
+                held_out = {str(v) for v in val_images}
+                train_names = [n for n in names
+                               if n not in held_out and Path(n).name not in held_out]
                 annotated_val = AnnotatedTiles(length=max(8, hp.val_tiles // 4), seed=hp.seed + 1,
                                                augmentation="none", images=list(val_images),
                                                **base, **common)

@@ -20,7 +20,7 @@ from her2net.model.preprocess import (
 from train.augment import apply_augmentation, build_augmentation
 from train.targets import make_targets
 
-__all__ = ["SyntheticTiles", "AnnotatedTiles", "MixedTiles", "to_sample"]
+__all__ = ["SyntheticTiles", "AnnotatedTiles", "MixedTiles", "annotated_image_names", "to_sample"]
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,8 @@ class AnnotatedTiles(Dataset):
     points_csv : str
         CSV with columns image, x_px, y_px (extra columns ignored).
     manifest : str, optional
-        cells.csv giving pixel_size_nm per image (else the files' own pixel sizes).
+        cells.csv giving pixel_size_nm per image (else the files' own pixel sizes). Its images
+        without a row in ``points_csv`` are trained on as holding no labels.
     polarity : {'bright', 'dark'}
         Label contrast of these images (a 'polarity' column in the manifest overrides it).
     """
@@ -208,38 +209,69 @@ class AnnotatedTiles(Dataset):
         return _augmented_sample(self, image, points, index + 17)
 
 
+def annotated_image_names(points_csv, manifest=None) -> list[str]:
+    """Names of the annotated images: those of the points CSV, then those only in ``manifest``.
+
+    An image listed in the manifest without a row in the points CSV is annotated as holding no
+    labels (a field the user checked and found empty, or whose detections were all false): it
+    trains the network to stay silent there.
+    """
+    table = pd.read_csv(points_csv)
+    if "image" not in table.columns:
+        raise ValueError(f"{points_csv}: lacks column(s) image")
+    names = list(dict.fromkeys(table["image"].astype(str)))
+    if manifest:
+        seen = set(names) | {Path(n).name for n in names}
+        for name in read_manifest(manifest)["image"].astype(str):
+            if name not in seen and Path(name).name not in seen:
+                names.append(name)
+                seen.add(name)
+    return names
+
+
 def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixel_size_nm, only):
     table = pd.read_csv(points_csv)
     missing = {"image", "x_px", "y_px"} - set(table.columns)
     if missing:
         raise ValueError(f"{points_csv}: lacks column(s) {', '.join(sorted(missing))}")
-    sizes, polarities = {}, {}
+    table["image"] = table["image"].astype(str)
+    sizes, polarities, paths = {}, {}, {}
     if manifest:
         man = read_manifest(manifest)
         for _, row in man.iterrows():
-            sizes[str(row["image"])] = float(row["pixel_size_nm"])
-            sizes[Path(str(row["image"])).name] = float(row["pixel_size_nm"])
-            if "polarity" in man.columns:
-                polarities[Path(str(row["image"])).name] = str(row["polarity"])
-    items = []
-    for name, group in table.groupby("image", sort=True):
-        if only is not None and str(name) not in only and Path(str(name)).name not in only:
+            for key in (str(row["image"]), Path(str(row["image"])).name):
+                sizes[key] = float(row["pixel_size_nm"])
+                paths[key] = Path(row["image_path"])
+                if "polarity" in man.columns:
+                    polarities[key] = str(row["polarity"])
+    groups = dict(tuple(table.groupby("image", sort=False)))
+    items, n_empty = [], 0
+    for name in sorted(annotated_image_names(points_csv, manifest)):
+        if only is not None and name not in only and Path(name).name not in only:
             continue
-        path = Path(str(name))
+        path = Path(name)
         if not path.is_absolute():
-            path = images_dir / path if (images_dir / path).exists() else images_dir / path.name
-        size = sizes.get(str(name), sizes.get(path.name))
+            if (images_dir / path).exists():
+                path = images_dir / path
+            elif (images_dir / path.name).exists() or name not in paths:
+                path = images_dir / path.name
+            else:
+                path = paths[name]
+        size = sizes.get(name, sizes.get(path.name))
         micrograph = read_image(path, pixel_size_nm=size)
         if micrograph.pixel_size_nm is None:
             raise ValueError(f"{path}: no pixel size (give a manifest with pixel_size_nm)")
         scale = micrograph.pixel_size_nm / pixel_size_nm
         out_shape = resampled_shape(micrograph.data.shape, scale)
         image = resample_image(micrograph.data, scale=scale)
-        image = normalize_image(image, polarity=polarities.get(path.name, polarity))
-        pts = points_to_resampled_frame(group[["x_px", "y_px"]].to_numpy(float),
-                                        micrograph.data.shape, out_shape)
+        image = normalize_image(image, polarity=polarities.get(name, polarities.get(path.name, polarity)))
+        group = groups.get(name)
+        xy = np.zeros((0, 2)) if group is None else group[["x_px", "y_px"]].to_numpy(float)
+        n_empty += group is None
+        pts = points_to_resampled_frame(xy, micrograph.data.shape, out_shape)
         items.append((image, pts))
-    logger.info("annotated: %d images, %d labels", len(items), len(table))
+    logger.info("annotated: %d images (%d without labels), %d labels", len(items), n_empty,
+                sum(len(p) for _, p in items))
     return items
 
 

@@ -138,3 +138,35 @@ def test_finetune_from_shipped_checkpoint_on_annotated_folder(tmp_path):
     changed = [not torch.equal(a, b) for a, b in zip(tuned.net.state_dict().values(),
                                                      shipped.net.state_dict().values())]
     assert any(changed)
+
+
+def test_manifest_images_without_points_train_as_label_free(tmp_path):
+    import tifffile
+
+    from train.datasets import AnnotatedTiles, annotated_image_names
+
+    rows, manifest = [], []
+    for i in range(3):
+        image, points, _ = simulate_tile(np.random.default_rng(200 + i), 64, 1.5, polarity="dark",
+                                         label="gold", density_per_um2=2000.0)
+        name = f"field{i}.tif"
+        tifffile.imwrite(tmp_path / name, image.astype(np.float32))  # no pixel size in the file
+        manifest.append({"image": name, "cell": f"c{i}", "pixel_size_nm": 1.5})
+        if i < 2:  # field2: checked by hand, no labels (no rows in the points CSV)
+            rows += [{"image": name, "x_px": x, "y_px": y} for x, y in points]
+    pd.DataFrame(rows).to_csv(tmp_path / "points.csv", index=False)
+    pd.DataFrame(manifest).to_csv(tmp_path / "cells.csv", index=False)
+
+    names = annotated_image_names(tmp_path / "points.csv", tmp_path / "cells.csv")
+    assert names == ["field0.tif", "field1.tif", "field2.tif"]
+    assert annotated_image_names(tmp_path / "points.csv") == ["field0.tif", "field1.tif"]
+    tiles = AnnotatedTiles(images_dir=str(tmp_path), points_csv=str(tmp_path / "points.csv"),
+                           manifest=str(tmp_path / "cells.csv"), polarity="dark", length=4,
+                           tile_px=32, pixel_size_nm=1.0)
+    counts = [len(points) for _, points in tiles.items]
+    assert counts[2] == 0 and counts[0] > 0 and counts[1] > 0
+    assert tiles.items[2][0].shape == (96, 96)  # resampled from 1.5 to 1 nm/px
+    # Without the manifest the pixel size is missing: a clear error naming the file.
+    with pytest.raises(ValueError, match="field0.tif: no pixel size"):
+        AnnotatedTiles(images_dir=str(tmp_path), points_csv=str(tmp_path / "points.csv"),
+                       polarity="dark", length=4, tile_px=32, pixel_size_nm=1.0)
