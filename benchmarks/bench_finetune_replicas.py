@@ -18,8 +18,7 @@ runs that workflow end to end, as a user would, on stand-in annotations:
    (``--steps`` steps, the last ``--n-val`` images held out for validation and the threshold);
 3. exports the run (``python -m train export``) and scores both checkpoints on
    ``bench_replicas``'s test images (the same seed and 4 particle contrasts; ``--n-test`` images
-   each, 24 by default against bench_replicas' 6, since precision at recall 0.95 on 6 images
-   moves by 0.05-0.1 between seeds; her2net only).
+   each, 24 by default as there; her2net only).
 
 The stand-in annotations come from the same simulator as the test images, so the fine-tuned
 figures say what a lab's annotations of its own kind of images can buy, not what the shipped

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m benchmarks.bench_replicas [--n-calibration 3] [--n-test 6] [--checkpoint X.pt]
+    python -m benchmarks.bench_replicas [--n-calibration 3] [--n-test 24] [--checkpoint X.pt]
 
 Issue 5's last target is real bright-field TEM of 6- and 12-nm gold on freeze-fracture replicas,
 where trackpy, tuned on calibration images of the same kind, reaches recall 0.99 at precision
@@ -86,7 +86,7 @@ def run(n_calibration: int, n_test: int, methods, checkpoint=None,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_peer_arguments(parser, results=RESULTS, n_test=6)
+    add_peer_arguments(parser, results=RESULTS, n_test=24)
     args = parser.parse_args(argv)
     setup_logging()
     if not args.print_only:
