@@ -14,6 +14,11 @@ relative threshold raises the threshold per image where the labels score high
 (:func:`her2net.detect.postprocess.image_threshold`); 0 turns it off. The checkpoint is rewritten
 with both and the whole sweep in its metadata (``threshold_calibration``).
 
+With ``--annotated POINTS_CSV`` (and ``--manifest``, ``--images``) the sweep runs on annotated
+images instead, the pooled F1 over them (:func:`calibrate_on_annotated`): after fine-tuning on a
+lab's own micrographs, the threshold for that kind of image, chosen on images held out of the
+training.
+
 First, the step measures the network's null (``noise_peak_rate``): how many peaks per square
 micrometre it scores above each threshold in label-free images (pure Poisson noise fields and the
 simulator's clean scenes without labels, 0.5-3 nm/px, both polarities). ``detect`` uses it to
@@ -31,7 +36,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["calibrate_threshold", "ladder_scenes", "measure_noise_peak_rate", "main"]
+__all__ = ["calibrate_threshold", "calibrate_on_annotated", "sweep_thresholds", "ladder_scenes",
+           "measure_noise_peak_rate", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +82,65 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
         ``threshold`` and ``relative_threshold`` (best mean F1 over the doses), ``mean_f1``,
         ``table`` (per pair: the F1 at each dose and their mean) and the settings of the sweep.
     """
+    scenes = ((dose, image, points, px, polarity) for _, dose, image, points, px, polarity
+              in ladder_scenes(n_scenes, seed=seed, standard_snr=standard_snr))
+    result = sweep_thresholds(model, scenes, groups=DOSES, thresholds=thresholds,
+                              relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
+                              noise_peak_rate=noise_peak_rate, progress_every=10 * len(DOSES))
+    result.update({"n_scenes": int(n_scenes), "seed": int(seed),
+                   "standard_matched_snr": list(standard_snr), "doses": list(DOSES),
+                   "method": "best mean F1 over a simulated dose ladder (train/calibrate.py)"})
+    return result
+
+
+def calibrate_on_annotated(model, images_dir, points_csv, *, manifest=None, polarity="bright",
+                           images=None, thresholds=THRESHOLDS,
+                           relative_thresholds=RELATIVE_THRESHOLDS, tolerance_nm: float = 4.0,
+                           noise_peak_rate: dict | None = None) -> dict:
+    """Sweep the threshold pair of ``model`` on annotated images (a lab's own held-out images).
+
+    The images and points are read as for fine-tuning (:func:`train.datasets.iter_annotated`:
+    a points CSV ``image, x_px, y_px``, pixel sizes from a manifest or the files; images the
+    manifest lists without points hold no labels). Detections are scored against the points at
+    each image's own pixel size, pooled over the images (one-to-one matching within
+    ``tolerance_nm``), with the same replay of ``detect(threshold='auto')`` as the dose ladder.
+
+    Returns
+    -------
+    dict
+        As :func:`calibrate_threshold`, with one group: ``f1_annotated`` per pair, ``mean_f1``
+        the best pooled F1, ``images`` the names used.
+    """
+    from train.datasets import iter_annotated
+
+    names = []
+
+    def scenes():
+        for name, micrograph, image_polarity, xy in iter_annotated(images_dir, points_csv,
+                                                                   manifest, polarity, images):
+            names.append(name)
+            yield "annotated", micrograph.data, xy, micrograph.pixel_size_nm, image_polarity
+
+    result = sweep_thresholds(model, scenes(), groups=("annotated",), thresholds=thresholds,
+                              relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
+                              noise_peak_rate=noise_peak_rate, progress_every=10)
+    if not names:
+        raise ValueError(f"{points_csv}: no annotated images to calibrate on")
+    result.update({"points_csv": str(points_csv), "images": names,
+                   "method": f"best F1 on {len(names)} annotated images (train/calibrate.py)"})
+    return result
+
+
+def sweep_thresholds(model, scenes, *, groups, thresholds=THRESHOLDS,
+                     relative_thresholds=RELATIVE_THRESHOLDS, tolerance_nm: float = 4.0,
+                     noise_peak_rate: dict | None = None, progress_every: int = 30) -> dict:
+    """F1 of every (threshold, relative threshold) pair over ``scenes``, per group and averaged.
+
+    ``scenes`` yields ``(group, image, points_px, pixel_size_nm, polarity)``; each image is
+    detected once at the lowest threshold and every pair replayed on its peaks as
+    ``detect(threshold='auto')`` applies it. F1 is pooled within a group; ``mean_f1`` is the mean
+    over ``groups`` and the pair with the best one is returned.
+    """
     from her2net.detect import detect
     from her2net.detect.noise_floor import white_noise_index
     from her2net.detect.postprocess import (RELATIVE_THRESHOLD_QUANTILE, auto_threshold,
@@ -84,9 +149,8 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
 
     floor = float(min(thresholds))
     grid = [(float(t), float(r)) for t in thresholds for r in relative_thresholds]
-    counts = {d: np.zeros((len(grid), 3)) for d in DOSES}  # tp, n_detected, n_truth
-    for scene, dose, image, points, px, polarity in ladder_scenes(n_scenes, seed=seed,
-                                                                   standard_snr=standard_snr):
+    counts = {g: np.zeros((len(grid), 3)) for g in groups}  # tp, n_detected, n_truth
+    for n_done, (group, image, points, px, polarity) in enumerate(scenes, 1):
         found = detect(image, pixel_size_nm=px, model=model, polarity=polarity, threshold=floor,
                        device="cpu")
         xy = found[["x_nm", "y_nm"]].to_numpy()
@@ -101,25 +165,26 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
             keep = passes_threshold(score, edge_nm, image_threshold=applied, threshold=t,
                                     white_index=white)
             pairs, _ = match_points(xy[keep], truth, tolerance=tolerance_nm)
-            counts[dose][k] += (len(pairs), keep.sum(), len(truth))
-        if dose == DOSES[-1] and (scene + 1) % 10 == 0:
-            logger.info("calibration: %d/%d scenes", scene + 1, n_scenes)
+            counts[group][k] += (len(pairs), keep.sum(), len(truth))
+        if n_done % progress_every == 0:
+            logger.info("calibration: %d images", n_done)
+
+    def column(group):
+        return f"f1_{group:g}x" if isinstance(group, float) else f"f1_{group}"
+
     table = []
     for k, (t, r) in enumerate(grid):
         row = {"threshold": t, "relative_threshold": r}
-        for d in DOSES:
-            tp, n_det, n_truth = counts[d][k]
-            row[f"f1_{d:g}x"] = float(2 * tp / max(n_det + n_truth, 1))
-        row["mean_f1"] = float(np.mean([row[f"f1_{d:g}x"] for d in DOSES]))
+        for g in groups:
+            tp, n_det, n_truth = counts[g][k]
+            row[column(g)] = float(2 * tp / max(n_det + n_truth, 1))
+        row["mean_f1"] = float(np.mean([row[column(g)] for g in groups]))
         table.append(row)
     best = max(table, key=lambda r: r["mean_f1"])
     return {"threshold": best["threshold"], "relative_threshold": best["relative_threshold"],
             "relative_threshold_quantile": RELATIVE_THRESHOLD_QUANTILE,
-            "mean_f1": best["mean_f1"], "table": table,
-            "n_scenes": int(n_scenes), "seed": int(seed), "standard_matched_snr": list(standard_snr),
-            "doses": list(DOSES), "tolerance_nm": float(tolerance_nm),
-            "with_noise_limited_lowering": bool(noise_peak_rate),
-            "method": "best mean F1 over a simulated dose ladder (train/calibrate.py)"}
+            "mean_f1": best["mean_f1"], "table": table, "tolerance_nm": float(tolerance_nm),
+            "with_noise_limited_lowering": bool(noise_peak_rate)}
 
 
 def noise_scenes(n_images: int, *, seed: int = 11, fov_nm: float = 512.0):
@@ -188,18 +253,62 @@ def main(argv=None) -> int:
                         metavar=("LO", "HI"), help="matched-filter SNR range at the standard dose")
     parser.add_argument("--noise-images", type=int, default=24,
                         help="label-free images for the network's noise peak rate")
+    own = parser.add_argument_group(
+        "calibrating on annotated images instead of the simulated ladder (after fine-tuning: "
+        "the threshold for the lab's own kind of images; hold these images out of training)")
+    own.add_argument("--annotated", metavar="POINTS_CSV", default=None,
+                     help="points CSV (image, x_px, y_px), the format her2net detect writes")
+    own.add_argument("--images-dir", default=None,
+                     help="folder the CSV's images are in (default: the CSV's folder)")
+    own.add_argument("--manifest", default=None,
+                     help="cells.csv with pixel_size_nm; its images without points hold no labels")
+    own.add_argument("--polarity", choices=("bright", "dark"), default="bright",
+                     help="labels bright (ADF STEM) or dark (bright-field TEM); a polarity "
+                          "column in the manifest overrides it")
+    own.add_argument("--images", nargs="+", default=None, metavar="NAME",
+                     help="only these images of the CSV/manifest (the held-out ones)")
     args = parser.parse_args(argv)
+    if args.annotated is None and any(v is not None for v in (args.images_dir, args.manifest,
+                                                              args.images)):
+        parser.error("--images-dir, --manifest and --images go with --annotated POINTS_CSV")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("her2net").setLevel(logging.WARNING)  # not a line per simulated image
 
     from her2net.model.checkpoint import load_model, save_checkpoint
 
     model = load_model(args.checkpoint, device="cpu")
+    if args.annotated is not None:
+        from pathlib import Path
+
+        from train.datasets import iter_annotated
+
+        images_dir = args.images_dir or str(Path(args.annotated).parent)
+        try:  # read the annotated images first: bad input fails before minutes of work
+            names = [name for name, *_ in iter_annotated(images_dir, args.annotated, args.manifest,
+                                                         args.polarity, args.images)]
+            if not names:
+                raise ValueError(f"{args.annotated}: none of the images asked for is annotated")
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     noise = measure_noise_peak_rate(model, n_images=args.noise_images)
     print("noise peaks per um^2: " + ", ".join(
         f"{t:.3f}: {r:.1f}" for t, r in zip(noise["thresholds"], noise["rate_per_um2"])), flush=True)
-    result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
-                                 standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)
+    if args.annotated is not None:
+        result = calibrate_on_annotated(model, images_dir, args.annotated, manifest=args.manifest,
+                                        polarity=args.polarity, images=names,
+                                        noise_peak_rate=noise)
+        groups = "the annotated images"
+        command = (f"python -m train calibrate <checkpoint> --annotated {args.annotated}"
+                   + (f" --manifest {args.manifest}" if args.manifest else "")
+                   + (f" --images {' '.join(args.images)}" if args.images else "")
+                   + f" --noise-images {args.noise_images}")
+    else:
+        result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
+                                     standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)
+        groups = "doses " + ", ".join(f"{d:g}x" for d in DOSES)
+        command = (f"python -m train calibrate <checkpoint> --scenes {args.scenes} --seed {args.seed}"
+                   f" --noise-images {args.noise_images}")
     for row in result["table"]:
         if row["relative_threshold"] in (0.0, result["relative_threshold"]):
             print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
@@ -210,16 +319,14 @@ def main(argv=None) -> int:
     metadata["relative_threshold"] = float(result["relative_threshold"])
     metadata["threshold_source"] = result["method"]
     metadata["threshold_calibration"] = result
-    command = (f"python -m train calibrate <checkpoint> --scenes {args.scenes} --seed {args.seed}"
-               f" --noise-images {args.noise_images}")
     commands = list(metadata.get("training_commands") or [])
     if command not in commands:
         metadata["training_commands"] = commands + [command]
     out = save_checkpoint(args.out or args.checkpoint, model.net.cpu(), metadata)
     load_model(out)
     print(f"threshold {result['threshold']:.3f}, relative threshold "
-          f"{result['relative_threshold']:.2f} (mean F1 {result['mean_f1']:.3f} over doses "
-          f"{', '.join(f'{d:g}x' for d in DOSES)}; was {metadata['training_threshold']:.3f}) -> {out}")
+          f"{result['relative_threshold']:.2f} (mean F1 {result['mean_f1']:.3f} over {groups}; "
+          f"was {metadata['training_threshold']:.3f}) -> {out}")
     return 0
 
 

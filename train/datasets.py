@@ -20,7 +20,8 @@ from her2net.model.preprocess import (
 from train.augment import apply_augmentation, build_augmentation
 from train.targets import make_targets
 
-__all__ = ["SyntheticTiles", "AnnotatedTiles", "MixedTiles", "annotated_image_names", "to_sample"]
+__all__ = ["SyntheticTiles", "AnnotatedTiles", "MixedTiles", "annotated_image_names", "iter_annotated",
+           "to_sample"]
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +230,15 @@ def annotated_image_names(points_csv, manifest=None) -> list[str]:
     return names
 
 
-def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixel_size_nm, only):
+def iter_annotated(images_dir, points_csv, manifest=None, polarity: str = "bright", only=None):
+    """Yield ``(name, micrograph, polarity, points_px)`` for each annotated image.
+
+    ``micrograph`` is the :class:`her2net.io.MicrographImage` as read (its own pixels and pixel
+    size: from the manifest where it lists the image, else from the file); ``points_px`` the
+    annotated ``x_px, y_px`` in those pixels (empty for images the manifest lists without points).
+    ``only``: image names to keep (as in the CSV or the manifest, or their file names).
+    """
+    images_dir, points_csv = Path(images_dir), Path(points_csv)
     table = pd.read_csv(points_csv)
     missing = {"image", "x_px", "y_px"} - set(table.columns)
     if missing:
@@ -245,7 +254,6 @@ def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixe
                 if "polarity" in man.columns:
                     polarities[key] = str(row["polarity"])
     groups = dict(tuple(table.groupby("image", sort=False)))
-    items, n_empty = [], 0
     for name in sorted(annotated_image_names(points_csv, manifest)):
         if only is not None and name not in only and Path(name).name not in only:
             continue
@@ -257,17 +265,23 @@ def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixe
                 path = images_dir / path.name
             else:
                 path = paths[name]
-        size = sizes.get(name, sizes.get(path.name))
-        micrograph = read_image(path, pixel_size_nm=size)
+        micrograph = read_image(path, pixel_size_nm=sizes.get(name, sizes.get(path.name)))
         if micrograph.pixel_size_nm is None:
             raise ValueError(f"{path}: no pixel size (give a manifest with pixel_size_nm)")
+        group = groups.get(name)
+        xy = np.zeros((0, 2)) if group is None else group[["x_px", "y_px"]].to_numpy(float)
+        yield name, micrograph, polarities.get(name, polarities.get(path.name, polarity)), xy
+
+
+def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixel_size_nm, only):
+    items, n_empty = [], 0
+    for _, micrograph, image_polarity, xy in iter_annotated(images_dir, points_csv, manifest,
+                                                            polarity, only):
         scale = micrograph.pixel_size_nm / pixel_size_nm
         out_shape = resampled_shape(micrograph.data.shape, scale)
         image = resample_image(micrograph.data, scale=scale)
-        image = normalize_image(image, polarity=polarities.get(name, polarities.get(path.name, polarity)))
-        group = groups.get(name)
-        xy = np.zeros((0, 2)) if group is None else group[["x_px", "y_px"]].to_numpy(float)
-        n_empty += group is None
+        image = normalize_image(image, polarity=image_polarity)
+        n_empty += len(xy) == 0
         pts = points_to_resampled_frame(xy, micrograph.data.shape, out_shape)
         items.append((image, pts))
     logger.info("annotated: %d images (%d without labels), %d labels", len(items), n_empty,

@@ -56,3 +56,68 @@ def test_noise_peak_rate_falls_with_the_threshold(shipped_model):
     assert np.all(np.diff(rates) <= 0)
     # Noise alone gives many weak peaks and almost no confident ones.
     assert rates[0] > 50 and rates[-1] < 5
+
+
+def _annotated_folder(tmp_path, n=3):
+    import pandas as pd
+
+    from her2net.io import write_tiff
+    from her2net.simulate import simulate_tile
+
+    rows, manifest = [], []
+    for i in range(n):
+        image, points, _ = simulate_tile(np.random.default_rng([31, i]), 160, 1.5, polarity="dark",
+                                         label="gold", matched_snr=8.0)
+        name = f"held_out_{i}.tif"
+        write_tiff(tmp_path / name, image.astype(np.float32), pixel_size_nm=1.5)
+        manifest.append({"image": name, "cell": f"c{i}", "pixel_size_nm": 1.5})
+        rows += [{"image": name, "x_px": x, "y_px": y} for x, y in points]
+    pd.DataFrame(rows).to_csv(tmp_path / "points.csv", index=False)
+    pd.DataFrame(manifest).to_csv(tmp_path / "cells.csv", index=False)
+    return tmp_path / "points.csv", tmp_path / "cells.csv", [m["image"] for m in manifest]
+
+
+def test_calibrate_on_annotated_images_replays_detect(shipped_model, tmp_path, capsys):
+    from her2net.detect import detect
+    from her2net.evaluate import match_points
+    from her2net.io import read_image
+
+    points_csv, manifest, names = _annotated_folder(tmp_path)
+    out = tmp_path / "calibrated.pt"
+    assert main([str(shipped_model.path), "--out", str(out), "--noise-images", "2",
+                 "--annotated", str(points_csv), "--manifest", str(manifest),
+                 "--polarity", "dark"]) == 0
+    model = load_model(out)
+    result = model.metadata["threshold_calibration"]
+    assert result["images"] == names
+    assert model.metadata["threshold_source"] == "best F1 on 3 annotated images (train/calibrate.py)"
+    assert "--annotated" in model.metadata["training_commands"][-1]
+    assert "over the annotated images" in capsys.readouterr().out
+    # The sweep's pooled F1 is what detect(threshold='auto') gives with the chosen pair.
+    import pandas as pd
+
+    truth = pd.read_csv(points_csv)
+    tp = n_found = n_truth = 0
+    for name in names:
+        image = read_image(tmp_path / name)
+        found = detect(image.data, pixel_size_nm=1.5, model=model, polarity="dark", device="cpu")
+        xy = truth.loc[truth["image"] == name, ["x_px", "y_px"]].to_numpy() * 1.5
+        pairs, _ = match_points(found[["x_nm", "y_nm"]].to_numpy(), xy, tolerance=4.0)
+        tp, n_found, n_truth = tp + len(pairs), n_found + len(found), n_truth + len(xy)
+    assert result["mean_f1"] == pytest.approx(2 * tp / (n_found + n_truth), abs=1e-9)
+    assert 0.5 < result["mean_f1"] < 1.0  # faint labels: neither trivial nor broken
+    assert result["mean_f1"] == max(row["f1_annotated"] for row in result["table"])
+
+
+def test_calibrate_on_annotated_bad_input_fails_fast(shipped_model, tmp_path, capsys):
+    out = tmp_path / "calibrated.pt"
+    missing = tmp_path / "nowhere.csv"
+    assert main([str(shipped_model.path), "--out", str(out), "--annotated", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere.csv" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    points_csv, manifest, _ = _annotated_folder(tmp_path, n=1)
+    assert main([str(shipped_model.path), "--out", str(out), "--annotated", str(points_csv),
+                 "--images", "other.tif"]) == 2
+    assert "none of the images" in capsys.readouterr().err
+    assert not out.exists()
