@@ -300,6 +300,7 @@ def main(argv=None) -> int:
                                         noise_peak_rate=noise)
         groups = "the annotated images"
         command = (f"python -m train calibrate <checkpoint> --annotated {args.annotated}"
+                   f" --images-dir {images_dir} --polarity {args.polarity}"
                    + (f" --manifest {args.manifest}" if args.manifest else "")
                    + (f" --images {' '.join(args.images)}" if args.images else "")
                    + f" --noise-images {args.noise_images}")
