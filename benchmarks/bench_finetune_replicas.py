@@ -133,10 +133,11 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         with Timer() as total:
             points_csv, manifest_csv, names = write_annotated_set(args.out / "annotated", args.n_images)
+            held_out = names[-args.n_val:]
             with Timer() as t_fit:
-                tuned = fine_tune(args.out, points_csv, manifest_csv, names[-args.n_val:], args.steps)
+                tuned = fine_tune(args.out, points_csv, manifest_csv, held_out, args.steps)
             logging.info("fine-tuning took %.0f s", t_fit.seconds)
-            calibrated = calibrate_on_held_out(tuned, points_csv, manifest_csv, names[-args.n_val:])
+            calibrated = calibrate_on_held_out(tuned, points_csv, manifest_csv, held_out)
             tables = []
             for label, checkpoint in (("shipped", None), ("fine-tuned", tuned),
                                       ("fine-tuned + calibrated", calibrated)):

@@ -93,17 +93,17 @@ def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_sn
     return result
 
 
-def calibrate_on_annotated(model, images_dir, points_csv, *, manifest=None, polarity="bright",
-                           images=None, thresholds=THRESHOLDS,
+def calibrate_on_annotated(model, annotated, *, thresholds=THRESHOLDS,
                            relative_thresholds=RELATIVE_THRESHOLDS, tolerance_nm: float = 4.0,
                            noise_peak_rate: dict | None = None) -> dict:
     """Sweep the threshold pair of ``model`` on annotated images (a lab's own held-out images).
 
-    The images and points are read as for fine-tuning (:func:`train.datasets.iter_annotated`:
-    a points CSV ``image, x_px, y_px``, pixel sizes from a manifest or the files; images the
-    manifest lists without points hold no labels). Detections are scored against the points at
-    each image's own pixel size, pooled over the images (one-to-one matching within
-    ``tolerance_nm``), with the same replay of ``detect(threshold='auto')`` as the dose ladder.
+    ``annotated`` holds ``(name, micrograph, polarity, points_px)`` as
+    :func:`train.datasets.iter_annotated` yields them (a points CSV ``image, x_px, y_px``, pixel
+    sizes from a manifest or the files; images the manifest lists without points hold no labels).
+    Detections are scored against the points at each image's own pixel size, pooled over the
+    images (one-to-one matching within ``tolerance_nm``), with the same replay of
+    ``detect(threshold='auto')`` as the dose ladder.
 
     Returns
     -------
@@ -111,22 +111,16 @@ def calibrate_on_annotated(model, images_dir, points_csv, *, manifest=None, pola
         As :func:`calibrate_threshold`, with one group: ``f1_annotated`` per pair, ``mean_f1``
         the best pooled F1, ``images`` the names used.
     """
-    from train.datasets import iter_annotated
-
-    names = []
-
-    def scenes():
-        for name, micrograph, image_polarity, xy in iter_annotated(images_dir, points_csv,
-                                                                   manifest, polarity, images):
-            names.append(name)
-            yield "annotated", micrograph.data, xy, micrograph.pixel_size_nm, image_polarity
-
-    result = sweep_thresholds(model, scenes(), groups=("annotated",), thresholds=thresholds,
+    annotated = list(annotated)
+    if not annotated:
+        raise ValueError("no annotated images to calibrate on")
+    scenes = (("annotated", micrograph.data, xy, micrograph.pixel_size_nm, polarity)
+              for _, micrograph, polarity, xy in annotated)
+    result = sweep_thresholds(model, scenes, groups=("annotated",), thresholds=thresholds,
                               relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
                               noise_peak_rate=noise_peak_rate, progress_every=10)
-    if not names:
-        raise ValueError(f"{points_csv}: no annotated images to calibrate on")
-    result.update({"points_csv": str(points_csv), "images": names,
+    names = [name for name, *_ in annotated]
+    result.update({"images": names,
                    "method": f"best F1 on {len(names)} annotated images (train/calibrate.py)"})
     return result
 
@@ -284,9 +278,9 @@ def main(argv=None) -> int:
 
         images_dir = args.images_dir or str(Path(args.annotated).parent)
         try:  # read the annotated images first: bad input fails before minutes of work
-            names = [name for name, *_ in iter_annotated(images_dir, args.annotated, args.manifest,
-                                                         args.polarity, args.images)]
-            if not names:
+            annotated = list(iter_annotated(images_dir, args.annotated, args.manifest,
+                                            args.polarity, args.images))
+            if not annotated:
                 raise ValueError(f"{args.annotated}: none of the images asked for is annotated")
         except (ValueError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -295,9 +289,8 @@ def main(argv=None) -> int:
     print("noise peaks per um^2: " + ", ".join(
         f"{t:.3f}: {r:.1f}" for t, r in zip(noise["thresholds"], noise["rate_per_um2"])), flush=True)
     if args.annotated is not None:
-        result = calibrate_on_annotated(model, images_dir, args.annotated, manifest=args.manifest,
-                                        polarity=args.polarity, images=names,
-                                        noise_peak_rate=noise)
+        result = calibrate_on_annotated(model, annotated, noise_peak_rate=noise)
+        result["points_csv"] = str(args.annotated)
         groups = "the annotated images"
         command = (f"python -m train calibrate <checkpoint> --annotated {args.annotated}"
                    f" --images-dir {images_dir} --polarity {args.polarity}"

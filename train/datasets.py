@@ -220,10 +220,14 @@ def annotated_image_names(points_csv, manifest=None) -> list[str]:
     table = pd.read_csv(points_csv)
     if "image" not in table.columns:
         raise ValueError(f"{points_csv}: lacks column(s) image")
+    return _image_names(table, read_manifest(manifest) if manifest else None)
+
+
+def _image_names(table: pd.DataFrame, manifest_table: pd.DataFrame | None) -> list[str]:
     names = list(dict.fromkeys(table["image"].astype(str)))
-    if manifest:
+    if manifest_table is not None:
         seen = set(names) | {Path(n).name for n in names}
-        for name in read_manifest(manifest)["image"].astype(str):
+        for name in manifest_table["image"].astype(str):
             if name not in seen and Path(name).name not in seen:
                 names.append(name)
                 seen.add(name)
@@ -245,8 +249,8 @@ def iter_annotated(images_dir, points_csv, manifest=None, polarity: str = "brigh
         raise ValueError(f"{points_csv}: lacks column(s) {', '.join(sorted(missing))}")
     table["image"] = table["image"].astype(str)
     sizes, polarities, paths = {}, {}, {}
-    if manifest:
-        man = read_manifest(manifest)
+    man = read_manifest(manifest) if manifest else None
+    if man is not None:
         for _, row in man.iterrows():
             for key in (str(row["image"]), Path(str(row["image"])).name):
                 sizes[key] = float(row["pixel_size_nm"])
@@ -254,7 +258,7 @@ def iter_annotated(images_dir, points_csv, manifest=None, polarity: str = "brigh
                 if "polarity" in man.columns:
                     polarities[key] = str(row["polarity"])
     groups = dict(tuple(table.groupby("image", sort=False)))
-    for name in sorted(annotated_image_names(points_csv, manifest)):
+    for name in sorted(_image_names(table, man)):
         if only is not None and name not in only and Path(name).name not in only:
             continue
         path = Path(name)
