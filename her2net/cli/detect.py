@@ -107,6 +107,7 @@ def _sidecar(args, model, threshold: float, relative_threshold: float, result) -
         "relative_threshold": relative_threshold,  # per-image thresholds are under "images"
         "model_pixel_size_nm": model.pixel_size_nm,
         "images": result.images,
+        "run_polarity": result.run_polarity,
         "failed": [{"image": name, "error": message} for name, message in result.failures],
         "detections": int(len(result.detections)),
     }

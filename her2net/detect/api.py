@@ -105,16 +105,23 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
                  polarity: str = "auto", threshold="auto", tile_px: int | None = None,
                  device: str = "auto", batch_size: int | None = None, precision: str = "auto",
                  image_name: str | None = None, refine: bool = True) -> tuple[pd.DataFrame, dict]:
-    """Like :func:`detect`, also returning what was decided (polarity, threshold, timings)."""
+    """Like :func:`detect`, also returning what was decided (polarity, threshold, timings).
+
+    ``polarity`` may also be a :class:`her2net.detect.polarity.PolarityDecision` made elsewhere
+    (:func:`her2net.detect.batch.detect_batch` passes the run's polarity that way).
+    """
     from her2net.detect.inference import detect_peaks_tiled, get_runner
     from her2net.detect.measure import measure_labels
     from her2net.detect.noise_floor import white_noise_index
-    from her2net.detect.polarity import check_polarity, decide_polarity
+    from her2net.detect.polarity import PolarityDecision, check_polarity, decide_polarity
     from her2net.detect.postprocess import (EDGE_NM, auto_threshold, edge_distance_nm,
                                             image_threshold, passes_threshold)
     from her2net.detect.refine import background_fit_weight, refine_centres
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
+    decided = polarity if isinstance(polarity, PolarityDecision) else None
+    if decided is not None:
+        polarity = decided.polarity
     check_polarity(polarity)
     started = time.perf_counter()
     data, size_nm, name = _as_image(image_or_array, pixel_size_nm, image_name)
@@ -132,7 +139,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     native_shape = native.shape
 
     normalized = None
-    if polarity == "auto":
+    if decided is not None:
+        decision = decided
+    elif polarity == "auto":
         bright = normalize_image(native, polarity="bright")
         decision = decide_polarity(native, polarity="auto", runner=runner, threshold=thr,
                                    min_distance_px=min_distance, normalized_bright=bright)
@@ -227,6 +236,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         info["white_noise_index"] = round(white_index, 3)
     if math.isfinite(decision.score_bright):
         info["polarity_scores"] = {"bright": decision.score_bright, "dark": decision.score_dark}
+    if math.isfinite(decision.network_bright):
+        info["polarity_network_scores"] = {"bright": decision.network_bright,
+                                           "dark": decision.network_dark}
     return table, info
 
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,11 +57,15 @@ class BatchResult:
         Per processed image: shape, pixel size, polarity decided, count, seconds.
     failures : list of (str, str)
         (image name, one-line reason) of images that were skipped.
+    run_polarity : dict or None
+        With ``polarity='auto'``: the run's polarity, its pooled network evidence and the images
+        detected again with it (None when the run has no clear polarity).
     """
 
     detections: pd.DataFrame
     images: list = field(default_factory=list)
     failures: list = field(default_factory=list)
+    run_polarity: dict | None = None
 
 
 def _is_manifest(path: Path) -> bool:
@@ -179,6 +183,11 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
     Images are read by ``workers`` threads ahead of the detection (one image at a time on the
     network, which uses every core). Options as in :func:`her2net.detect.detect`.
 
+    With ``polarity='auto'`` each image decides on its own first. Images whose own evidence was
+    not clear (:attr:`her2net.detect.polarity.PolarityDecision.confident`) then take the run's
+    polarity where it has one (:func:`her2net.detect.polarity.run_polarity`: the network's
+    evidence pooled over all images); those it flips are read and detected again.
+
     Parameters
     ----------
     items : list of BatchItem
@@ -197,67 +206,96 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
     from tqdm import tqdm
 
     from her2net.detect.api import DETECTION_COLUMNS, detect_image
+    from her2net.detect.polarity import check_polarity, run_polarity
 
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
-    tables, infos, failures = [], [], []
-    overlay_names: set[str] = set()
+    check_polarity(polarity)
+    results: dict[int, tuple] = {}  # index -> (table, info) or (None, failure)
+    overlay_stems: dict[int, str] = {}
+    used_stems: set[str] = set()
     bar = tqdm(total=len(items), unit="image", disable=(None if progress is None else not progress),
                file=sys.stderr, dynamic_ncols=True)
-    found = 0
+    counts = {"found": 0, "failed": 0}
+
+    def detect_one(index, item, future, image_polarity):
+        try:
+            image, mask = future.result()
+            size = image.pixel_size_nm if image.pixel_size_nm is not None else item.pixel_size_nm
+            if (image.pixel_size_nm is not None and item.pixel_size_nm is not None
+                    and pixel_size_nm is None
+                    and abs(image.pixel_size_nm / item.pixel_size_nm - 1) > 0.01
+                    and index not in results):
+                logger.warning("%s: the file says %.4g nm/px, the manifest %.4g nm/px; using "
+                               "the file's (override with --pixel-size)", item.name,
+                               image.pixel_size_nm, item.pixel_size_nm)
+            table, info = detect_image(image, pixel_size_nm=size, model=model,
+                                       polarity=image_polarity, threshold=threshold,
+                                       tile_px=tile_px, device=device, batch_size=batch_size,
+                                       precision=precision, image_name=item.name,
+                                       refine=refine)
+            if with_manifest:
+                table["cell"] = item.cell
+                table["region"] = _regions(table, mask)
+            if overlays_dir is not None:
+                from her2net.detect.overlay import write_overlay
+
+                if index not in overlay_stems:
+                    overlay_stems[index] = _unique_stem(Path(item.name).stem, used_stems)
+                stem = overlay_stems[index]
+                write_overlay(Path(overlays_dir) / f"{stem}.png", image.data, table,
+                              pixel_size_nm=size, title=item.name,
+                              vmin_score=info["threshold"])
+                info["overlay"] = f"{stem}.png"
+        except (InputError, OSError, ValueError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if item.name not in message and str(item.path) not in message:
+                message = f"{item.name}: {message}"
+            results[index] = (None, message)
+            logger.debug("skipped %s", message)
+            counts["failed"] += 1
+        else:
+            results[index] = (table, info)
+            counts["found"] += len(table)
+        bar.update(1)
+        bar.set_postfix(labels=counts["found"], failed=counts["failed"], refresh=False)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque = deque()
-        queue = iter(items)
-
-        def refill():
-            while len(pending) < workers + 1:
-                item = next(queue, None)
-                if item is None:
-                    return
-                pending.append((item, pool.submit(_read, item, pixel_size_nm, frame, channel)))
-
-        refill()
-        while pending:
-            item, future = pending.popleft()
-            refill()
-            try:
-                image, mask = future.result()
-                size = image.pixel_size_nm if image.pixel_size_nm is not None else item.pixel_size_nm
-                if (image.pixel_size_nm is not None and item.pixel_size_nm is not None
-                        and pixel_size_nm is None
-                        and abs(image.pixel_size_nm / item.pixel_size_nm - 1) > 0.01):
-                    logger.warning("%s: the file says %.4g nm/px, the manifest %.4g nm/px; using "
-                                   "the file's (override with --pixel-size)", item.name,
-                                   image.pixel_size_nm, item.pixel_size_nm)
-                table, info = detect_image(image, pixel_size_nm=size, model=model,
-                                           polarity=polarity, threshold=threshold,
-                                           tile_px=tile_px, device=device, batch_size=batch_size,
-                                           precision=precision, image_name=item.name,
-                                           refine=refine)
-                if with_manifest:
-                    table["cell"] = item.cell
-                    table["region"] = _regions(table, mask)
-                if overlays_dir is not None:
-                    from her2net.detect.overlay import write_overlay
-
-                    stem = _unique_stem(Path(item.name).stem, overlay_names)
-                    write_overlay(Path(overlays_dir) / f"{stem}.png", image.data, table,
-                                  pixel_size_nm=size, title=item.name,
-                                  vmin_score=info["threshold"])
-                    info["overlay"] = f"{stem}.png"
-            except (InputError, OSError, ValueError) as exc:
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                if item.name not in message and str(item.path) not in message:
-                    message = f"{item.name}: {message}"
-                failures.append((item.name, message))
-                logger.debug("skipped %s", message)
-            else:
-                tables.append(table)
-                infos.append(info)
-                found += len(table)
-            bar.update(1)
-            bar.set_postfix(labels=found, failed=len(failures), refresh=False)
+        for index, item, future in _read_ahead(pool, list(enumerate(items)), workers,
+                                               pixel_size_nm, frame, channel):
+            detect_one(index, item, future, polarity)
+        run, redo = None, []
+        if polarity == "auto":
+            decisions = {i: _decision(info) for i, (table, info) in results.items()
+                         if table is not None}
+            run = run_polarity(decisions.values())
+            if run is not None:
+                redo = [(i, items[i]) for i, d in sorted(decisions.items())
+                        if not d.confident and d.polarity != run.polarity]
+                logger.info("polarity of the run: %s (network evidence over %d images: bright "
+                            "%.3g vs dark %.3g); %d images whose own evidence was not clear are "
+                            "detected again as %s", run.polarity, len(decisions),
+                            run.score_bright, run.score_dark, len(redo), run.polarity)
+            if redo:
+                bar.reset(total=len(redo))
+                bar.set_description(f"again as {run.polarity}")
+                for i, _ in redo:
+                    counts["found"] -= len(results[i][0])
+                pending_redo = {i: replace(run, network_bright=decisions[i].network_bright,
+                                           network_dark=decisions[i].network_dark)
+                                for i, _ in redo}
+                for index, item, future in _read_ahead(pool, redo, workers, pixel_size_nm,
+                                                       frame, channel):
+                    detect_one(index, item, future, pending_redo[index])
     bar.close()
+    tables, infos, failures = [], [], []
+    for index in sorted(results):
+        table, outcome = results[index]
+        if table is None:
+            failures.append((items[index].name, outcome))
+        else:
+            tables.append(table)
+            infos.append(outcome)
     columns = list(DETECTION_COLUMNS) + (["cell", "region"] if with_manifest else [])
     if tables:
         detections = pd.concat(tables, ignore_index=True)[columns]
@@ -266,7 +304,44 @@ def detect_batch(items, *, model, pixel_size_nm: float | None = None, polarity: 
                                    for c in columns})
     if with_manifest:
         detections["region"] = detections["region"].astype("Int64")
-    return BatchResult(detections=detections, images=infos, failures=failures)
+    run_summary = None if run is None else {
+        "polarity": run.polarity, "network_scores": {"bright": run.score_bright,
+                                                     "dark": run.score_dark},
+        "images_detected_again": [items[i].name for i, _ in redo]}
+    return BatchResult(detections=detections, images=infos, failures=failures,
+                       run_polarity=run_summary)
+
+
+def _read_ahead(pool, indexed_items, workers, pixel_size_nm, frame, channel):
+    """Yield (index, item, future of :func:`_read`), keeping ``workers + 1`` reads in flight."""
+    pending: deque = deque()
+    queue = iter(indexed_items)
+
+    def refill():
+        while len(pending) < workers + 1:
+            entry = next(queue, None)
+            if entry is None:
+                return
+            index, item = entry
+            pending.append((index, item, pool.submit(_read, item, pixel_size_nm, frame, channel)))
+
+    refill()
+    while pending:
+        entry = pending.popleft()
+        refill()
+        yield entry
+
+
+def _decision(info):
+    """The :class:`PolarityDecision` recorded in a :func:`detect_image` info dict."""
+    from her2net.detect.polarity import PolarityDecision
+
+    nan = float("nan")
+    scores = info.get("polarity_scores", {})
+    network = info.get("polarity_network_scores", {})
+    return PolarityDecision(info["polarity"], info["polarity_method"],
+                            scores.get("bright", nan), scores.get("dark", nan),
+                            network.get("bright", nan), network.get("dark", nan))
 
 
 def _regions(table: pd.DataFrame, mask) -> pd.Series:

@@ -7,6 +7,10 @@ confident peaks); then a grid of crops over the whole
 image (at most 16) is asked the same question. When neither polarity gives a clear answer (an
 empty field, or an untrained network), a robust skewness of a band-passed image decides: compact
 labels make a long tail on their own side of the intensity distribution.
+
+Over a run of images (``her2net detect`` on a folder or a manifest), images whose own evidence is
+not clear take the run's polarity (:func:`run_polarity`): the network's evidence pooled over all
+images, when the images that decided clearly on their own agree.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from her2net.detect.postprocess import find_peaks
 from her2net.detect.tiling import reflect_window
 from her2net.errors import InputError
 
-__all__ = ["PolarityDecision", "decide_polarity", "check_polarity", "POLARITIES"]
+__all__ = ["PolarityDecision", "decide_polarity", "check_polarity", "run_polarity", "POLARITIES"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,20 +46,41 @@ class PolarityDecision:
     Attributes
     ----------
     polarity : {'bright', 'dark'}
-    method : {'given', 'network', 'skewness'}
+    method : {'given', 'network', 'skewness', 'run'}
+        'run': the image's own evidence was not clear and the run's pooled evidence decided
+        (:func:`run_polarity`).
     score_bright, score_dark : float
-        Evidence for each polarity (summed peak scores above threshold for 'network', the
-        band-passed tail asymmetry for 'skewness').
+        Evidence for each polarity: summed peak scores above threshold for 'network', the
+        band-passed tail asymmetry for 'skewness', the network's evidence summed over the run's
+        images for 'run'.
+    network_bright, network_dark : float
+        The network's evidence in this image (its last look), whatever decided; NaN without a
+        network.
     """
 
     polarity: str
     method: str
     score_bright: float = float("nan")
     score_dark: float = float("nan")
+    network_bright: float = float("nan")
+    network_dark: float = float("nan")
+
+    @property
+    def confident(self) -> bool:
+        """Given, or called by the network on evidence of about 15 confident peaks or more."""
+        if self.method == "given":
+            return True
+        return (self.method == "network"
+                and max(self.score_bright, self.score_dark) >= _FIRST_LOOK_EVIDENCE)
 
     def describe(self) -> str:
         if self.method == "given":
             return f"polarity {self.polarity} (given)"
+        if self.method == "run":
+            return (f"polarity {self.polarity} (auto, by the run: its network evidence bright "
+                    f"{self.score_bright:.3g} vs dark {self.score_dark:.3g}; this image's own, "
+                    f"bright {self.network_bright:.3g} vs dark {self.network_dark:.3g}, was not "
+                    "clear)")
         return (f"polarity {self.polarity} (auto, by {self.method}: bright {self.score_bright:.3g}"
                 f" vs dark {self.score_dark:.3g})")
 
@@ -184,6 +209,42 @@ def decide_polarity(native: np.ndarray, *, polarity: str = "auto", runner=None,
             needed = _FIRST_LOOK_EVIDENCE if origins is first and grid != first else 0.0
             if max(bright, dark) > needed and max(bright, dark) >= _CLEAR_RATIO * min(bright, dark):
                 return PolarityDecision("bright" if bright >= dark else "dark", "network", bright,
-                                        dark)
+                                        dark, bright, dark)
+    else:
+        bright = dark = float("nan")
     up, down = _skewness_scores(native)
-    return PolarityDecision("bright" if up >= down else "dark", "skewness", up, down)
+    return PolarityDecision("bright" if up >= down else "dark", "skewness", up, down, bright, dark)
+
+
+def run_polarity(decisions) -> PolarityDecision | None:
+    """The polarity a run of images shares, for the images whose own evidence is not clear.
+
+    The network's evidence (``network_bright``, ``network_dark``) is summed over every image of
+    the run decided with ``polarity='auto'``; the run has a polarity when that sum holds about
+    15 confident peaks or more, is 1.5x larger on one side, and no image that decided clearly
+    on its own (:attr:`PolarityDecision.confident`) says otherwise. A run that mixes clear
+    bright and clear dark images (ADF STEM and bright-field TEM in one folder) has none.
+
+    Parameters
+    ----------
+    decisions : iterable of PolarityDecision
+        One per image of the run.
+
+    Returns
+    -------
+    PolarityDecision or None
+        Method 'run', with the summed evidence as ``score_bright`` and ``score_dark``; None when
+        the run has no clear polarity.
+    """
+    auto = [d for d in decisions if d.method != "given"]
+    clear = {d.polarity for d in auto if d.confident}
+    bright = float(np.nansum([d.network_bright for d in auto])) if auto else 0.0
+    dark = float(np.nansum([d.network_dark for d in auto])) if auto else 0.0
+    if len(clear) > 1 or max(bright, dark) < _FIRST_LOOK_EVIDENCE:
+        return None
+    if max(bright, dark) < _CLEAR_RATIO * min(bright, dark):
+        return None
+    polarity = "bright" if bright > dark else "dark"
+    if clear and polarity not in clear:
+        return None
+    return PolarityDecision(polarity, "run", bright, dark)

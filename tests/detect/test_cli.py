@@ -56,6 +56,7 @@ def test_writes_csv_and_sidecar(images, tmp_path, random_checkpoint, capsys):
     assert sidecar["checkpoint_metadata"]["pixel_size_nm"] == 1.0
     assert sidecar["options"]["polarity"] == "bright" and sidecar["her2net_version"]
     assert [i["polarity"] for i in sidecar["images"]] == ["bright", "bright"]
+    assert sidecar["run_polarity"] is None  # given, not decided over the run
     assert sidecar["detections"] == len(table)
 
 

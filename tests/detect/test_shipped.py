@@ -135,3 +135,34 @@ def test_relative_threshold_drops_noise_peaks_in_an_image_of_bright_labels(shipp
     assert len(n_auto) == len(n_fixed) >= 0.95 * len(truth)
     assert len(fixed) - len(n_fixed) >= 5  # noise peaks at the low fixed threshold
     assert len(auto) - len(n_auto) <= 0.2 * (len(fixed) - len(n_fixed))
+
+
+def test_a_run_of_sparse_replicas_takes_the_polarity_of_the_run(shipped_model, tmp_path):
+    # Bright-field replicas with a few gold labels each (6 and 12 nm, 20/um^2): on its own,
+    # polarity 'auto' calls two of these three images 'bright' (from the Pt shadows); the
+    # network's evidence pooled over the run is clearly 'dark', so those two are detected again
+    # as dark, with the same labels as when 'dark' is given.
+    from her2net.detect.batch import BatchItem, detect_batch
+    from her2net.io import write_tiff
+
+    items, alone = [], []
+    for i in (0, 1, 4):
+        image, _, _ = simulate_tile(np.random.default_rng([i, 77]), 512, pixel_size_nm=1.0,
+                                    polarity="dark", specimen="replica", label="gold",
+                                    gold_diameters_nm=(6.0, 12.0), matched_snr=30.0,
+                                    density_per_um2=20.0)
+        path = tmp_path / f"{i}.tif"
+        write_tiff(path, image, pixel_size_nm=1.0)
+        items.append(BatchItem(name=path.name, path=path))
+        alone.append(detect(image, pixel_size_nm=1.0, model=shipped_model,
+                            polarity="auto").attrs["her2net"]["polarity"])
+    assert alone == ["dark", "bright", "bright"]
+    result = detect_batch(items, model=shipped_model, progress=False)
+    assert [info["polarity"] for info in result.images] == ["dark", "dark", "dark"]
+    assert [info["polarity_method"] for info in result.images] == ["network", "run", "run"]
+    assert result.run_polarity["images_detected_again"] == ["1.tif", "4.tif"]
+    for item in items[1:]:
+        given = detect(item.path, model=shipped_model, polarity="dark")
+        found = result.detections[result.detections["image"] == item.name]
+        np.testing.assert_allclose(found[["x_px", "y_px"]].to_numpy(),
+                                   given[["x_px", "y_px"]].to_numpy())
