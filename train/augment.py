@@ -7,13 +7,15 @@ label centres as (x, y) keypoints.
 
 from __future__ import annotations
 
+import random
+
 import albumentations as A
 import numpy as np
 
 OFFSET = 0.0
 _MARGIN = 4
 
-__all__ = ["PRESETS", "build_augmentation", "apply_augmentation"]
+__all__ = ["PRESETS", "build_augmentation", "apply_augmentation", "seed_pipeline"]
 
 
 def _synthetic():
@@ -46,6 +48,17 @@ def build_augmentation(name: str) -> A.Compose:
         PRESETS[name](),
         keypoint_params=A.KeypointParams(format="xy", label_fields=["weights"], remove_invisible=True),
     )
+
+
+def seed_pipeline(pipeline: A.Compose, key) -> None:
+    """Make ``pipeline``'s next draws a function of ``key`` (a tuple of non-negative ints).
+
+    One numpy and one Python generator, shared by every transform of the pipeline (as
+    ``Compose.set_random_state`` does), both derived from ``key``.
+    """
+    sequence = np.random.SeedSequence(list(key))
+    pipeline.set_random_state(np.random.default_rng(sequence),
+                              random.Random(int(sequence.generate_state(1, np.uint64)[0])))
 
 
 def apply_augmentation(pipeline: A.Compose, image: np.ndarray, points: np.ndarray, weights=None):

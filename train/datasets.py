@@ -17,7 +17,7 @@ from her2net.model.preprocess import (
     resample_image,
     resampled_shape,
 )
-from train.augment import apply_augmentation, build_augmentation
+from train.augment import apply_augmentation, build_augmentation, seed_pipeline
 from train.targets import make_targets
 
 __all__ = ["SyntheticTiles", "AnnotatedTiles", "MixedTiles", "annotated_image_names", "iter_annotated",
@@ -47,16 +47,16 @@ def to_sample(image: np.ndarray, points: np.ndarray, *, sigma_px: float, offset_
 
 
 def _augmented_sample(dataset, image, points, index: int, weights=None) -> dict:
-    """Augment one tile reproducibly (albumentations draws from numpy's global state, seeded
-    from the dataset's seed, epoch and ``index``) and encode it as training tensors."""
+    """Augment one tile reproducibly and encode it as training tensors.
+
+    albumentations 2 draws from the pipeline's own generators (seeded from the OS when the
+    pipeline is built), so they are set here for every tile from the dataset's seed, epoch and
+    ``index``: the same config gives the same tiles in any process and any worker.
+    """
     if dataset._pipeline is None:
         dataset._pipeline = build_augmentation(dataset.augmentation)
-    np_state = np.random.get_state()
-    np.random.seed((dataset.seed * 1_000_003 + dataset.epoch * 10_007 + index) % (2**32))
-    try:
-        image, points, weights = apply_augmentation(dataset._pipeline, image, points, weights)
-    finally:
-        np.random.set_state(np_state)
+    seed_pipeline(dataset._pipeline, (dataset.seed, dataset.epoch, index))
+    image, points, weights = apply_augmentation(dataset._pipeline, image, points, weights)
     return to_sample(image, points, sigma_px=dataset.sigma_px,
                      offset_radius_px=dataset.offset_radius_px, weights=weights)
 

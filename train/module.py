@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+import math
 
 import lightning as L
 import numpy as np
@@ -135,30 +135,30 @@ class DetectorModule(L.LightningModule):
                                       weight_decay=self.hparams.weight_decay)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         warmup = min(self.hparams.warmup_steps, total // 4)
-        budget_s = _time_budget_s(self.trainer)
-        start = time.monotonic()
-
+        timer = _timer(self.trainer)
+        budget_s = float(timer._duration) if timer is not None and timer._duration else None
         def schedule(step):
             # Cosine decay over whichever runs out first: max_steps or the trainer's max_time.
+            # Plain floats: the scheduler's state goes into checkpoints loaded weights-only.
             if step < warmup:
-                return (step + 1) / max(warmup, 1)
+                return float((step + 1) / max(warmup, 1))
             progress = (step - warmup) / max(total - warmup, 1)
             if budget_s:
-                progress = max(progress, (time.monotonic() - start) / budget_s)
-            return 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0)))
+                # The Timer's count includes the earlier legs of a resumed run.
+                progress = max(progress, float(timer.time_elapsed("train")) / budget_s)
+            return float(0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def _time_budget_s(trainer) -> float | None:
-    """Seconds of the trainer's ``max_time`` (its Timer callback), or None."""
+def _timer(trainer):
+    """The trainer's Timer callback (set by ``max_time``), or None."""
     from lightning.pytorch.callbacks import Timer
 
     for callback in getattr(trainer, "callbacks", []):
         if isinstance(callback, Timer):
-            duration = getattr(callback, "_duration", None)
-            return float(duration) if duration else None
+            return callback
     return None
 
 

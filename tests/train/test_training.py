@@ -170,3 +170,28 @@ def test_manifest_images_without_points_train_as_label_free(tmp_path):
     with pytest.raises(ValueError, match="field0.tif: no pixel size"):
         AnnotatedTiles(images_dir=str(tmp_path), points_csv=str(tmp_path / "points.csv"),
                        polarity="dark", length=4, tile_px=32, pixel_size_nm=1.0)
+
+
+def test_seeded_runs_repeat_and_a_run_resumes_from_its_last_checkpoint(tmp_path):
+    # The same config gives the same tiles, initial weights and losses; `--ckpt_path last` goes
+    # on from where a run stopped (step count, weights, optimiser), not from scratch.
+    first, second = tmp_path / "a", tmp_path / "b"
+    for root in (first, second):
+        _fit(root, "tiny.yaml", "--trainer.max_steps", "4")
+    losses = [pd.read_csv(next(root.glob("logs/version_*/metrics.csv")))["train_loss_step"]
+              .dropna().to_numpy() for root in (first, second)]
+    assert len(losses[0]) == 4
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+    last = next(first.glob("**/last.ckpt"))
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 4
+    _fit(first, "tiny.yaml", "--trainer.max_steps", "7", "--ckpt_path", "last")  # as documented
+    lasts = sorted(first.glob("logs/version_*/checkpoints/last.ckpt"))
+    resumed = torch.load(lasts[-1], map_location="cpu", weights_only=False)
+    assert len(lasts) == 2 and resumed["global_step"] == 7
+    logs = sorted(first.glob("logs/version_*/metrics.csv"))
+    steps = pd.read_csv(logs[-1]).dropna(subset=["train_loss_step"])["step"].to_numpy()
+    assert len(logs) == 2 and steps.min() >= 4 and steps.max() == 6
+
+    with pytest.raises(SystemExit, match="nothing to resume"):
+        _fit(tmp_path / "empty", "tiny.yaml", "--ckpt_path", "last")
