@@ -46,16 +46,17 @@ def to_sample(image: np.ndarray, points: np.ndarray, *, sigma_px: float, offset_
     }
 
 
-def _augmented_sample(dataset, image, points, index: int, weights=None) -> dict:
+def _augmented_sample(dataset, image, points, index: int, weights=None, *, stream: int = 0) -> dict:
     """Augment one tile reproducibly and encode it as training tensors.
 
     albumentations 2 draws from the pipeline's own generators (seeded from the OS when the
-    pipeline is built), so they are set here for every tile from the dataset's seed, epoch and
-    ``index``: the same config gives the same tiles in any process and any worker.
+    pipeline is built), so they are set here for every tile from the dataset's seed, epoch,
+    ``index`` and ``stream`` (one per kind of dataset): the same config gives the same tiles in
+    any process and any worker.
     """
     if dataset._pipeline is None:
         dataset._pipeline = build_augmentation(dataset.augmentation)
-    seed_pipeline(dataset._pipeline, (dataset.seed, dataset.epoch, index))
+    seed_pipeline(dataset._pipeline, (dataset.seed, dataset.epoch, index, stream))
     image, points, weights = apply_augmentation(dataset._pipeline, image, points, weights)
     return to_sample(image, points, sigma_px=dataset.sigma_px,
                      offset_radius_px=dataset.offset_radius_px, weights=weights)
@@ -207,7 +208,7 @@ class AnnotatedTiles(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index, 7])
         image, points = self.items[int(rng.integers(len(self.items)))]
         image, points, _ = _crop(image, points, self.tile_px, rng)
-        return _augmented_sample(self, image, points, index + 17)
+        return _augmented_sample(self, image, points, index, stream=1)
 
 
 def annotated_image_names(points_csv, manifest=None) -> list[str]:
