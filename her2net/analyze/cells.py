@@ -185,7 +185,8 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     if settings.spacing_nm is not None:
         mu, sigma = settings.spacing_nm
     else:
-        logger.info("fitting the dimer spacing shared by %d cells", len(units))
+        if units:
+            logger.info("fitting the dimer spacing shared by %d cells", len(units))
         subset = _spacing_subset([cell_patterns[id(u)] for u in units], likelihoods=[likelihoods[id(u)] for u in units],
                                  r_min=r_min, r_max=settings.pair_search_nm, hard_core=min_distance)
         mu, sigma = fit_spacing(subset, start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
@@ -194,7 +195,7 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(iterator, desc="cells", unit="cell")
+        iterator = tqdm(iterator, desc="cells", unit="cell", disable=None)  # only on a terminal
     cell_rows, region_rows, curve_rows, null_counts = [], [], [], {}
     for index, unit in iterator:
         row, counts, sims, curves = _analyze_unit(unit, settings, min_distance, r_edges, mu, sigma, r_min,

@@ -90,9 +90,13 @@ def image_table(detections: pd.DataFrame, manifest: pd.DataFrame | None, *,
 
     With a manifest, every image of the detections must be listed there (images listed without
     detections count as images with no labels); masks are read from it and the frame without a
-    mask is the whole image. Without a manifest each image is a cell (or the detections' ``cell``
-    column groups them), the pixel size is x_nm / x_px, and the window is the whole image when the
-    image file can be read, otherwise the bounding box of its labels (with a warning).
+    mask is the whole image. The pixel size is the one the detections were made at (x_nm / x_px:
+    ``her2net detect`` takes the file's or ``--pixel-size`` before the manifest's), with a warning
+    where it differs from the manifest's by more than 1 %; the manifest's where the detections
+    have no x_nm (or no labels in that image). Without a manifest each image is a cell (or the
+    detections' ``cell`` column groups them), the pixel size is x_nm / x_px, and the window is the
+    whole image when the image file can be read, otherwise the bounding box of its labels (with a
+    warning).
     """
     infos: list[ImageInfo] = []
     if manifest is not None:
@@ -104,14 +108,16 @@ def image_table(detections: pd.DataFrame, manifest: pd.DataFrame | None, *,
         for row in manifest.itertuples(index=False):
             image = str(row.image)
             image_path = Path(row.image_path) if row.image_path is not None else None
+            rows = detections[detections["image"] == image]
+            size = _detected_pixel_size(rows, image, float(row.pixel_size_nm))
             if getattr(row, "mask_path", None) is not None:
                 region_map = _read_mask(Path(row.mask_path))
                 has_mask = True
             else:
-                shape = _frame_shape(image_path, detections[detections["image"] == image], row.pixel_size_nm)
+                shape = _frame_shape(image_path, rows, size)
                 region_map = np.ones(shape, dtype=np.uint8)
                 has_mask = False
-            infos.append(ImageInfo(image, str(row.cell), float(row.pixel_size_nm), region_map, has_mask,
+            infos.append(ImageInfo(image, str(row.cell), size, region_map, has_mask,
                                    image_path if image_path is not None and image_path.is_file() else None))
         return infos
     if "x_nm" not in detections.columns:
@@ -147,6 +153,23 @@ def _read_mask(path: Path) -> np.ndarray:
     if not np.allclose(values, data) or values.min() < 0 or values.max() > 2:
         raise InputError(f"{path}: a mask must hold 0 (outside), 1 (flat) and 2 (ruffles) only")
     return values.astype(np.uint8)
+
+
+def _detected_pixel_size(rows: pd.DataFrame, image: str, manifest_nm: float) -> float:
+    """The pixel size the detections of ``image`` were made at, else the manifest's."""
+    if "x_nm" not in rows.columns:
+        return manifest_nm
+    usable = rows[(rows["x_px"].abs() > 1) & rows["x_nm"].notna()]
+    if usable.empty:
+        return manifest_nm
+    size = float(np.median(usable["x_nm"] / usable["x_px"]))
+    if not size > 0:
+        return manifest_nm
+    if abs(size / manifest_nm - 1) > 0.01:
+        logger.warning("%s: the detections were made at %.4g nm/px (x_nm / x_px), the manifest "
+                       "says %.4g nm/px; using the detections'", image, size, manifest_nm)
+        return size
+    return manifest_nm
 
 
 def _pixel_size_from(rows: pd.DataFrame, image: str, source: str) -> float:

@@ -20,8 +20,9 @@ def add_parser(subparsers):
     if detect_options is not None:
         detect_options(parser)
     if not any(a.dest == "inputs" for a in parser._actions if not a.option_strings):
-        parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                            help="micrographs, folders of micrographs, or a manifest cells.csv")
+        parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                            help="micrographs, folders of micrographs, or a manifest cells.csv "
+                                 "(or give the manifest with --manifest)")
     _add(parser, "--out", required=True, metavar="DIR", help="output folder")
     add_analyze_options(parser)
     return parser

@@ -90,15 +90,18 @@ def test_bad_csv_gives_one_line_error(small_study, tmp_path, capsys, content, me
     assert not (tmp_path / "o").exists()
 
 
-def test_run_detects_then_analyses(small_study, tmp_path, monkeypatch):
+@pytest.mark.parametrize("given", ["image and --manifest", "--manifest only", "manifest as INPUT"])
+def test_run_detects_then_analyses(small_study, tmp_path, monkeypatch, given):
     import her2net.cli.detect as detect_cli
 
     folder, _ = small_study
     detections = pd.read_csv(folder / "detections.csv")
     monkeypatch.setattr(detect_cli, "run_detection", lambda args: detections, raising=False)
     out = tmp_path / "run"
-    argv = ["-q", "run", str(folder / "img0.tif"), "--out", str(out), "--manifest", str(folder / "cells.csv"),
-            "--simulations", "19", "--no-report"]
+    inputs = {"image and --manifest": [str(folder / "img0.tif"), "--manifest", str(folder / "cells.csv")],
+              "--manifest only": ["--manifest", str(folder / "cells.csv")],
+              "manifest as INPUT": [str(folder / "cells.csv")]}[given]
+    argv = ["-q", "run", *inputs, "--out", str(out), "--simulations", "19", "--no-report"]
     try:
         code = main(argv)
     except SystemExit as exc:  # the detect options may require more arguments
@@ -106,3 +109,25 @@ def test_run_detects_then_analyses(small_study, tmp_path, monkeypatch):
     assert code == 0
     assert len(pd.read_csv(out / "detections.csv")) == len(detections)
     assert (out / "cells.csv").is_file() and not (out / "report.html").exists()
+
+
+def test_pixel_size_is_the_one_the_detections_were_made_at(small_study, tmp_path, caplog):
+    # The detections were made at 2 nm/px (x_nm = 2 x_px); a manifest saying 1 nm/px does not
+    # shrink the cells: the detections' pixel size wins, with a warning. Without x_nm the
+    # manifest's is all there is.
+    folder, _ = small_study
+    detections = pd.read_csv(folder / "detections.csv")
+    manifest = pd.read_csv(folder / "cells.csv")
+    wrong = manifest.assign(pixel_size_nm=1.0, mask=[str(folder / m) for m in manifest["mask"]])
+    wrong.to_csv(tmp_path / "cells_1nm.csv", index=False)
+    from her2net.io import read_manifest
+
+    settings = AnalysisSettings(simulations=19, seed=1)
+    reference = analyze_cells(detections, read_manifest(folder / "cells.csv"), settings=settings)
+    with caplog.at_level("WARNING"):
+        result = analyze_cells(detections, read_manifest(tmp_path / "cells_1nm.csv"), settings=settings)
+    assert "made at 2 nm/px" in caplog.text and "manifest says 1 nm/px" in caplog.text
+    np.testing.assert_allclose(result.cells["area_um2"], reference.cells["area_um2"])
+    pixels_only = detections.drop(columns=["x_nm", "y_nm"])
+    small = analyze_cells(pixels_only, read_manifest(tmp_path / "cells_1nm.csv"), settings=settings)
+    np.testing.assert_allclose(small.cells["area_um2"], reference.cells["area_um2"] / 4)
