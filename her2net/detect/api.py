@@ -111,7 +111,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     (:func:`her2net.detect.batch.detect_batch` passes the run's polarity that way).
     """
     from her2net.detect.inference import detect_peaks_tiled, get_runner
-    from her2net.detect.measure import measure_labels
+    from her2net.detect.measure import measure_labels, moment_diameter_nm
     from her2net.detect.noise_floor import white_noise_index
     from her2net.detect.polarity import PolarityDecision, check_polarity, decide_polarity
     from her2net.detect.postprocess import (EDGE_NM, auto_threshold, edge_distance_nm,
@@ -197,8 +197,10 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     n_refined = 0
     fit_weight = background_fit_weight(white_index) if refine else 0.0
     if fit_weight > 0 and len(points):
+        start_nm = moment_diameter_nm(data, points, pixel_size_nm=size_nm,
+                                      polarity=decision.polarity)
         refined, fitted = refine_centres(data, points, pixel_size_nm=size_nm,
-                                         polarity=decision.polarity, diameter_nm=diameter_nm,
+                                         polarity=decision.polarity, diameter_nm=start_nm,
                                          fit_weight=fit_weight)
         fitted &= inside(refined)  # refinement never moves a label out of the image
         points = np.where(fitted[:, None], refined, points)

@@ -4,7 +4,7 @@ The network's offsets give centres to a fraction of a pixel; at good signal a fi
 themselves does better, and the two errors are only partly correlated. For every detection a
 round Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitted by a few
 Gauss-Newton steps to the pixels around it (all detections at once, vectorised). The width ``s``
-starts from the detection's measured diameter (a Gaussian with second moment m2 = 2 s^2) and is
+starts from the detection's second-moment size (a Gaussian with second moment m2 = 2 s^2) and is
 fitted too, within 0.5-2x of that start: for a round spot the width and the centre carry
 independent information, so freeing the width costs the centre nothing, and a width fixed from
 the measured diameter (which blur and noise bias) cost up to 11 % of RMSE. The window spans 2 ``s``
@@ -153,7 +153,7 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
     polarity : {'bright', 'dark'}
         Whether labels are brighter or darker than the background.
     diameter_nm : array_like, shape (N,), optional
-        Apparent diameters (:func:`her2net.detect.measure.measure_labels`); they set the fitted
+        Second-moment sizes (:func:`her2net.detect.measure.moment_diameter_nm`); they set the fitted
         spot width. 10 nm where missing or not finite.
     fit_weight : float
         Share of the fitted centre in the refined one, in [0, 1] (0.5: their mean;
