@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from her2net.errors import InputError
+from her2net.io.tables import not_a_number
 
 __all__ = ["ImageInfo", "read_detections", "check_detections", "image_table", "REGION_NAMES"]
 
@@ -73,7 +74,7 @@ def check_detections(table: pd.DataFrame, *, source: str = "detections") -> pd.D
         bad = values.isna() & (table[column].notna() if column in ("diameter_nm",) else True)
         if column in ("x_px", "y_px", "x_nm", "y_nm") and bad.any():
             i = int(bad.to_numpy().argmax())
-            raise InputError(f"{source}: line {i + 2}: {column} {table[column].iloc[i]!r} is not a number")
+            raise InputError(not_a_number(source, i + 2, column, table[column].iloc[i]))
         if not np.all(np.isfinite(values.dropna())):
             raise InputError(f"{source}: column {column} holds infinite values")
         table[column] = values.astype(float)

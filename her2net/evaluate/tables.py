@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from her2net.errors import InputError
+from her2net.io.tables import not_a_number
 
 __all__ = ["read_points_csv", "add_nm_columns", "pixel_sizes_from_table"]
 
@@ -48,8 +49,7 @@ def read_points_csv(path, *, name: str = "points") -> pd.DataFrame:
             bad = values.isna() & table[column].notna()
             if bad.any() or (column != "score" and values.isna().any()):
                 line = int((bad | values.isna()).to_numpy().argmax()) + 2
-                raise InputError(f"{path}: line {line}: {column} {table[column].iloc[line - 2]!r} "
-                                 "is not a number")
+                raise InputError(not_a_number(path, line, column, table[column].iloc[line - 2]))
             table[column] = values.astype(float)
     table["image"] = table["image"].astype(str)
     return table

@@ -8,7 +8,7 @@ import pandas as pd
 
 from her2net.errors import InputError
 from her2net.io.pixel_size import check_pixel_size_nm
-from her2net.io.tables import read_csv_file
+from her2net.io.tables import not_a_number, read_csv_file
 
 __all__ = ["read_manifest", "MANIFEST_COLUMNS"]
 
@@ -57,9 +57,7 @@ def read_manifest(path) -> pd.DataFrame:
     bad = sizes.isna()
     if bad.any():
         i = int(bad.to_numpy().argmax())
-        raise InputError(
-            f"{path}: line {i + 2}: pixel_size_nm {table['pixel_size_nm'].iloc[i]!r} is not a number"
-        )
+        raise InputError(not_a_number(path, i + 2, "pixel_size_nm", table["pixel_size_nm"].iloc[i]))
     for i, value in enumerate(sizes):
         check_pixel_size_nm(value, source=f"{path}: line {i + 2}")
     table["pixel_size_nm"] = sizes.astype(float)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from her2net.errors import InputError
 
-__all__ = ["read_csv_file"]
+__all__ = ["read_csv_file", "not_a_number"]
 
 
 def read_csv_file(path, *, what: str, dtype: dict | None = None) -> pd.DataFrame:
@@ -37,3 +37,16 @@ def read_csv_file(path, *, what: str, dtype: dict | None = None) -> pd.DataFrame
         raise InputError(f"{path}: {what} file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+
+
+def not_a_number(source, line: int, column: str, value) -> str:
+    """One-line message for a cell of a CSV that should hold a number.
+
+    >>> not_a_number("det.csv", 3, "x_px", "abc")
+    "det.csv: line 3: x_px 'abc' is not a number"
+    >>> not_a_number("det.csv", 4, "x_px", float("nan"))
+    'det.csv: line 4: x_px is empty'
+    """
+    if value is None or (isinstance(value, float) and value != value) or not str(value).strip():
+        return f"{source}: line {line}: {column} is empty"
+    return f"{source}: line {line}: {column} {str(value)!r} is not a number"
