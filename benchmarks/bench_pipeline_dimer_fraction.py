@@ -11,7 +11,9 @@ on which the peers' parameters are tuned (``benchmarks.peers.calibrate``) and a 
 test set every method detects the labels of every image, and each cell's dimer fraction is
 estimated
 
-* for her2net by ``her2net.analyze.analyze_cells`` (model-based, chance pairs accounted for);
+* for her2net by ``her2net.analyze.analyze_cells`` on every column ``her2net.detect`` writes, as
+  ``her2net run`` does (model-based, chance pairs accounted for; the hard core is the
+  detections' median ``diameter_nm``);
 * for each peer (and for her2net too, as a reference) by the uncorrected nearest-neighbour rule
   users apply today: the fraction of labels whose nearest neighbour in the same image is closer
   than ``--pair-distance-nm`` (30);
@@ -83,6 +85,19 @@ def nearest_neighbour_fraction(detections: pd.DataFrame, manifest: pd.DataFrame,
                                             for c in total]})
 
 
+def _her2net_detections(method, samples) -> pd.DataFrame:
+    """her2net.detect on every sample, all its columns (diameter_nm too), as ``her2net run``."""
+    from her2net.detect import detect
+
+    frames = []
+    for sample in samples:
+        found = detect(sample.image, pixel_size_nm=sample.pixel_size_nm, model=method.model,
+                       polarity=sample.polarity)
+        found["image"] = sample.name
+        frames.append(found)
+    return pd.concat(frames, ignore_index=True)
+
+
 def _analyze(detections: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
     from her2net.analyze import AnalysisSettings, analyze_cells
 
@@ -149,12 +164,16 @@ def main(argv=None) -> int:
             else:
                 method = PEERS[name]()
                 params, _ = calibrate(method, cal_samples)
-            dets = detect_set(method, test_samples, params)
+            dets = (_her2net_detections(method, test_samples) if name == "her2net"
+                    else detect_set(method, test_samples, params))
         logging.info("%s: %d detections in %.0f s (with calibration) %s", name, len(dets),
                      t_det.seconds, params)
         if name == "her2net":
+            # As `her2net run` does: the analysis's hard core is the detections' median
+            # diameter_nm.
             with Timer() as t:
-                est = _analyze(dets[["image", "x_px", "y_px"]], manifest)
+                est = _analyze(dets[["image", "x_px", "y_px", "x_nm", "y_nm", "diameter_nm"]],
+                               manifest)
             add(name, "her2net analyze", est, t_det.seconds + t.seconds)
         add(name, "nearest-neighbour rule",
             nearest_neighbour_fraction(dets, manifest, pair_distance_nm=args.pair_distance_nm),

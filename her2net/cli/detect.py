@@ -146,6 +146,11 @@ def run_detection(args):
     device = resolve_device(args.device)
     model = resolve_model(args.checkpoint, device=device)
     base, relative = threshold_rule(args.threshold, model)  # checked before any image is read
+    if args.tile is not None:
+        from her2net.detect.inference import check_tile_px, get_runner
+
+        check_tile_px(get_runner(model.net, device=device, precision=args.precision), args.tile,
+                      int(getattr(model, "min_distance_px", 2)))
     per_image = relative > 0 or bool(getattr(model, "noise_peak_rate", None))
     threshold = "auto" if args.threshold == "auto" and per_image else base
     quiet = bool(getattr(args, "quiet", False))
@@ -179,12 +184,15 @@ def run(args) -> int:
 
     from her2net.detect.batch import sidecar_path, write_detections
     from her2net.errors import InputError
+    from her2net.io import check_output_file
 
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise InputError(f"--out {out}: is a folder, expected a CSV file name")
     if not out.resolve().parent.is_dir():
         raise InputError(f"--out {out}: the folder {out.resolve().parent} does not exist")
+    check_output_file(out)  # writable, before the long detection
+    check_output_file(sidecar_path(out))
     detections = run_detection(args)
     sidecar = detections.attrs.pop("sidecar")
     failures = detections.attrs.pop("failures")

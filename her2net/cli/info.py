@@ -39,6 +39,12 @@ def run(args) -> int:
         "mps_available": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
     }
     checkpoint = _checkpoint_info(args.checkpoint)
+    if args.checkpoint is not None and "status" in checkpoint:
+        from her2net.errors import InputError
+
+        status = checkpoint["status"]
+        raise InputError(status if status.startswith(str(args.checkpoint))
+                         else f"{args.checkpoint}: {status}")
     if args.json:
         print(json.dumps({"versions": versions, "devices": devices, "checkpoint": checkpoint},
                          indent=2, default=str))

@@ -24,6 +24,7 @@ __all__ = [
     "Runner",
     "get_runner",
     "resolve_device",
+    "check_tile_px",
     "detect_peaks_tiled",
     "predict_maps",
     "DEFAULT_TILE_PX",
@@ -178,18 +179,32 @@ def _halo_px(min_distance_px: int, max_offset_px: float = 1.5) -> int:
     return int(min_distance_px + np.ceil(max_offset_px) + 2)
 
 
-def _tiles_and_margin(shape, runner: Runner, tile_px: int | None, min_distance_px: int):
+def check_tile_px(runner: Runner, tile_px: int | None, min_distance_px: int) -> int:
+    """The network input size per tile: ``tile_px``, or the device's default when None.
+
+    Raises
+    ------
+    InputError
+        When ``tile_px`` leaves no core inside the margin the receptive field needs.
+    """
     kind = "cuda" if runner.device.startswith("cuda") else "cpu"
     tile_px = DEFAULT_TILE_PX[kind] if tile_px is None else int(tile_px)
-    halo = _halo_px(min_distance_px)
     margin = tile_margin_px(runner.receptive_field_px, size_multiple=runner.size_multiple,
-                            halo_px=halo)
+                            halo_px=_halo_px(min_distance_px))
     if tile_px < 2 * margin + runner.size_multiple:
         raise InputError(
             f"--tile {tile_px}: too small for this network; use at least "
             f"{2 * margin + runner.size_multiple} pixels (receptive field "
             f"{runner.receptive_field_px} px)"
         )
+    return tile_px
+
+
+def _tiles_and_margin(shape, runner: Runner, tile_px: int | None, min_distance_px: int):
+    tile_px = check_tile_px(runner, tile_px, min_distance_px)
+    halo = _halo_px(min_distance_px)
+    margin = tile_margin_px(runner.receptive_field_px, size_multiple=runner.size_multiple,
+                            halo_px=halo)
     tiles = plan_tiles(shape, tile_px=tile_px, margin_px=margin, size_multiple=runner.size_multiple)
     return tiles, margin, halo
 

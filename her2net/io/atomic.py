@@ -14,7 +14,7 @@ from pathlib import Path
 
 from her2net.errors import InputError
 
-__all__ = ["atomic_write", "atomic_output_dir", "check_output_dir"]
+__all__ = ["atomic_write", "atomic_output_dir", "check_output_dir", "check_output_file"]
 
 
 @contextlib.contextmanager
@@ -37,7 +37,10 @@ def atomic_write(path, *, mode: str = "w", **open_kwargs):
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{path}: the folder {parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {parent} ({exc.strerror or exc})") from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -69,9 +72,35 @@ def check_output_dir(path, *, overwrite: bool = False) -> Path:
     parent = path.resolve().parent
     if not parent.is_dir():
         raise InputError(f"{path}: the parent folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{path}: the parent folder {parent} is not writable")
+    _probe_writable(path, parent)
     return path
+
+
+def check_output_file(path) -> Path:
+    """Check, before any work, that a file can be written at ``path``; return it as a Path.
+
+    Raises
+    ------
+    InputError
+        If ``path`` is a folder, or its folder is missing or not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file name")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"{path}: the folder {parent} does not exist")
+    _probe_writable(path, parent)
+    return path
+
+
+def _probe_writable(path: Path, parent: Path) -> None:
+    """Create and remove a temporary file in ``parent`` (permissions, read-only mounts)."""
+    try:
+        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".probe", dir=parent):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {parent} ({exc.strerror or exc})") from None
 
 
 @contextlib.contextmanager
@@ -94,7 +123,10 @@ def atomic_output_dir(path, *, overwrite: bool = False):
     """
     path = check_output_dir(path, overwrite=overwrite)
     parent = path.resolve().parent
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {parent} ({exc.strerror or exc})") from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the folder the usual permissions

@@ -185,6 +185,8 @@ def _select_plane(path: Path, data: np.ndarray, axes: str, *, frame, channel) ->
                 "choose one frame with --frame N"
             )
         data = _take(path, data.reshape((-1,) + data.shape[-2:]), 0, frame, "frame")
+    elif frame is not None and not -1 <= frame < 1:
+        raise InputError(f"{path}: --frame {frame}: the image has one frame (0)")
     if data.ndim != 2:
         raise InputError(f"{path}: expected a 2-D image, got data of shape {data.shape}")
     return data

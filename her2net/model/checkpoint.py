@@ -87,6 +87,13 @@ def _read(path: Path) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "weights only load failed" in reason.lower():
+            # torch's advice to load it with weights_only=False is not for users of a detector.
+            detail = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()
+            detail = next((line.strip() for line in detail if line.strip()), "")[:120]
+            raise InputError(f"{path}: not a her2net inference checkpoint (not loadable "
+                             f"weights-only: {detail or 'unpickling failed'}; a Lightning run "
+                             "checkpoint becomes one with `python -m train export`)") from None
         raise InputError(f"{path}: not a readable her2net checkpoint ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path}: not a her2net inference checkpoint (export one with "
@@ -168,7 +175,7 @@ def describe_checkpoint(path) -> dict:
     """Metadata of a checkpoint as a dict (with 'status' when it is missing or unreadable)."""
     path = Path(path)
     if not path.is_file():
-        return {"path": str(path), "status": "missing (not trained yet?)"}
+        return {"path": str(path), "status": "no such checkpoint file"}
     try:
         payload = _read(path)
     except InputError as exc:

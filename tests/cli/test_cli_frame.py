@@ -45,9 +45,10 @@ def test_info_json_reports_versions_devices_and_checkpoint(capsys):
 def test_info_on_a_bad_checkpoint_says_why(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert main(["info", "--json", "--checkpoint", str(bad)]) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert "not a readable her2net checkpoint" in info["checkpoint"]["status"]
+    assert main(["info", "--json", "--checkpoint", str(bad)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 1 and "bad.pt: not a" in err[0]
 
 
 def test_unknown_option_is_usage_error(capsys):
@@ -59,3 +60,9 @@ def test_unknown_option_is_usage_error(capsys):
 def test_no_command_prints_help_and_fails(capsys):
     assert main([]) == 2
     assert "usage: her2net" in capsys.readouterr().out
+
+
+def test_info_on_a_missing_checkpoint_is_an_error(tmp_path, capsys):
+    assert main(["info", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope.pt: no such checkpoint file" in err[0]

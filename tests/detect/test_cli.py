@@ -134,16 +134,24 @@ def _bad_inputs(tmp_path, rng):
         "bad checkpoint": ([str(tmp_path / "ok.tif"), "--checkpoint", str(tmp_path / "ok.tif")],
                            "checkpoint"),
         "out is a folder": ([str(tmp_path / "ok.tif"), "--out", str(tmp_path / "empty_dir")], "folder"),
+        "tile too small": ([str(tmp_path / "ok.tif"), "--tile", "100"], "--tile 100: too small"),
+        "frame of a 2-D image": ([str(tmp_path / "ok.tif"), "--frame", "1"], "one frame"),
+        "a run checkpoint": ([str(tmp_path / "ok.tif"), "--checkpoint", str(tmp_path / "run.ckpt")],
+                             "not loadable weights-only"),
     }
 
 
 @pytest.mark.parametrize("case", [
     "missing", "folder without images", "corrupt", "empty file", "constant", "no pixel size",
     "bad pixel size", "absurd pixel size", "bad threshold", "threshold out of range",
-    "unsupported", "no input", "bad checkpoint", "out is a folder",
+    "unsupported", "no input", "bad checkpoint", "out is a folder", "tile too small",
+    "frame of a 2-D image", "a run checkpoint",
 ])
 def test_bad_input_exit_2_one_line_nothing_written(case, tmp_path, rng, random_checkpoint, capsys):
+    import torch
+
     (tmp_path / "cells.txt").write_text("x")
+    torch.save({"state_dict": {}, "hparams": np.float64(0.5)}, tmp_path / "run.ckpt")
     args, expected = _bad_inputs(tmp_path, rng)[case]
     out = tmp_path / "out" / "det.csv"
     out.parent.mkdir()
