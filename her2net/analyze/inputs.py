@@ -65,7 +65,8 @@ def check_detections(table: pd.DataFrame, *, source: str = "detections") -> pd.D
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(missing)} "
-                         f"(expected at least {', '.join(REQUIRED_COLUMNS)}, x_nm, y_nm)")
+                         f"(expected at least {', '.join(REQUIRED_COLUMNS)}; and x_nm, y_nm "
+                         "without a manifest)")
     table = table.copy()
     for column in ("x_px", "y_px", "x_nm", "y_nm", "diameter_nm"):
         if column not in table.columns:

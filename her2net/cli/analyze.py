@@ -68,14 +68,30 @@ def add_parser(subparsers):
 def settings_from_args(args):
     """AnalysisSettings from parsed options."""
     from her2net.analyze import AnalysisSettings
+    from her2net.errors import InputError
 
-    return AnalysisSettings(
+    settings = AnalysisSettings(
         dimer_distance_nm=args.dimer_distance, min_distance_nm=args.min_distance,
         labeling_efficiency=args.labeling_efficiency, simulations=args.simulations, seed=args.seed,
         min_labels=args.min_labels, call_threshold=args.call_threshold, pair_search_nm=args.pair_search,
         spacing_nm=tuple(args.dimer_spacing) if args.dimer_spacing else None,
         workers=args.sim_workers or min(os.cpu_count() or 1, 4),
-    ).check()
+    )
+    try:
+        return settings.check()
+    except InputError as exc:  # name the options, not the settings fields
+        message = str(exc)
+        for field, flag in _FLAGS.items():
+            message = message.replace(field, flag)
+        raise InputError(message) from None
+
+
+# AnalysisSettings field -> the option that sets it.
+_FLAGS = {"dimer_distance_nm": "--dimer-distance", "min_distance_nm": "--min-distance",
+          "labeling_efficiency": "--labeling-efficiency", "simulations": "--simulations",
+          "seed": "--seed", "min_labels": "--min-labels", "call_threshold": "--call-threshold",
+          "pair_search_nm": "--pair-search", "spacing_nm": "--dimer-spacing",
+          "workers": "--sim-workers"}
 
 
 def run_analysis(detections, args, *, out_dir, source: str = "detections", search_dirs=(),

@@ -58,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("her2net: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`her2net info | head`): stop quietly, as other tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError) as exc:
         # InputError is a ValueError. Anything the user can fix gets one line and exit 2.
         if args.debug:

@@ -60,7 +60,31 @@ def add_parser(subparsers):
     return parser
 
 
+# simulate_dataset argument -> the option that sets it (for the error messages).
+_FLAGS = {"images_per_cell": "--images-per-cell", "size_px": "--size",
+          "pixel_size_range_nm": "--pixel-size-range", "pixel_size_nm": "--pixel-size",
+          "dose_e_per_A2": "--dose", "gold_diameters_nm": "--gold-diameter",
+          "dimer_fraction_range": "--dimer-fraction-range",
+          "dimer_absent_fraction": "--dimer-absent-fraction", "dimer_fraction": "--dimer-fraction",
+          "dimer_distance_nm": "--dimer-distance", "labeling_efficiency": "--labeling-efficiency",
+          "cells": "--cells", "workers": "--workers"}
+
+
 def run(args) -> int:
+    from her2net.errors import InputError
+
+    try:
+        return _run(args)
+    except InputError as exc:  # name the options, not the function's arguments
+        message = str(exc)
+        for name, flag in _FLAGS.items():
+            if message.startswith(f"{name}:"):
+                message = flag + message[len(name):]
+                break
+        raise InputError(message) from None
+
+
+def _run(args) -> int:
     from her2net.simulate.dataset import simulate_dataset
 
     result = simulate_dataset(

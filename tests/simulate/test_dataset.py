@@ -103,13 +103,13 @@ def test_cli_writes_float_and_preview(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,match", [
-    (["--cells", "0"], "cells"),
-    (["--size", "-3"], "size"),
-    (["--dimer-fraction", "1.5"], "dimer_fraction"),
-    (["--dimer-absent-fraction", "-0.1"], "dimer_absent_fraction"),
-    (["--labeling-efficiency", "2"], "labeling_efficiency"),
+    (["--cells", "0"], "--cells:"),
+    (["--size", "-3"], "--size:"),
+    (["--dimer-fraction", "1.5"], "--dimer-fraction:"),
+    (["--dimer-absent-fraction", "-0.1"], "--dimer-absent-fraction:"),
+    (["--labeling-efficiency", "2"], "--labeling-efficiency:"),
     (["--pixel-size", "12"], "smaller than a pixel"),
-    (["--dimer-fraction-range", "0.5", "0.2"], "dimer_fraction_range"),
+    (["--dimer-fraction-range", "0.5", "0.2"], "--dimer-fraction-range:"),
 ])
 def test_cli_bad_input_exit_2_nothing_written(tmp_path, capsys, args, match):
     out = tmp_path / "sim"
