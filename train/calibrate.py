@@ -33,6 +33,7 @@ import argparse
 import logging
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -236,6 +237,19 @@ def measure_noise_peak_rate(model, *, n_images: int = 24, seed: int = 11,
             "method": "label-free Poisson fields and clean simulated scenes (train/calibrate.py)"}
 
 
+def _training_polarity(metadata: dict) -> str | None:
+    """The label polarity of the annotated images a checkpoint was fine-tuned on, or None.
+
+    ``metadata['polarity']`` is the network's input polarity (always bright: dark-label images
+    are inverted first), not the images'; the run's resolved config, which ``train export``
+    stores as ``training_config``, holds ``data.annotated.polarity``.
+    """
+    config = metadata.get("training_config") or {}
+    annotated = (config.get("data") or {}).get("annotated") or {}
+    polarity = annotated.get("polarity") if isinstance(annotated, dict) else None
+    return polarity if polarity in ("bright", "dark") else None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train calibrate",
                                      description=__doc__.split("\n\n")[0].split(": ", 1)[1])
@@ -256,9 +270,11 @@ def main(argv=None) -> int:
                      help="folder the CSV's images are in (default: the CSV's folder)")
     own.add_argument("--manifest", default=None,
                      help="cells.csv with pixel_size_nm; its images without points hold no labels")
-    own.add_argument("--polarity", choices=("bright", "dark"), default="bright",
-                     help="labels bright (ADF STEM) or dark (bright-field TEM); a polarity "
-                          "column in the manifest overrides it")
+    own.add_argument("--polarity", choices=("bright", "dark"), default=None,
+                     help="labels bright (ADF STEM) or dark (bright-field TEM); default: the "
+                          "polarity the checkpoint was fine-tuned on (its training_config's "
+                          "data.annotated.polarity), else bright; a polarity column in the "
+                          "manifest overrides it")
     own.add_argument("--images", nargs="+", default=None, metavar="NAME",
                      help="only these images of the CSV/manifest (the held-out ones)")
     args = parser.parse_args(argv)
@@ -268,23 +284,30 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("her2net").setLevel(logging.WARNING)  # not a line per simulated image
 
+    from her2net.errors import InputError
     from her2net.model.checkpoint import load_model, save_checkpoint
 
-    model = load_model(args.checkpoint, device="cpu")
-    if args.annotated is not None:
-        from pathlib import Path
+    out_path = Path(args.out or args.checkpoint)
+    try:  # bad input fails before minutes of work, with one line
+        model = load_model(args.checkpoint, device="cpu")
+        if not out_path.parent.is_dir():
+            raise InputError(f"{out_path}: no such folder {out_path.parent}")
+        if args.annotated is not None:
+            from train.datasets import iter_annotated
 
-        from train.datasets import iter_annotated
-
-        images_dir = args.images_dir or str(Path(args.annotated).parent)
-        try:  # read the annotated images first: bad input fails before minutes of work
-            annotated = list(iter_annotated(images_dir, args.annotated, args.manifest,
-                                            args.polarity, args.images))
+            images_dir = args.images_dir or str(Path(args.annotated).parent)
+            polarity = args.polarity or _training_polarity(model.metadata)
+            if args.polarity is None:
+                source = "the checkpoint's fine-tuning data" if polarity else "the default"
+                polarity = polarity or "bright"
+                print(f"polarity {polarity} ({source}; --polarity overrides)", flush=True)
+            annotated = list(iter_annotated(images_dir, args.annotated, args.manifest, polarity,
+                                            args.images))
             if not annotated:
-                raise ValueError(f"{args.annotated}: none of the images asked for is annotated")
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+                raise InputError(f"{args.annotated}: none of the images asked for is annotated")
+    except (ValueError, OSError) as exc:  # InputError is a ValueError
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
     noise = measure_noise_peak_rate(model, n_images=args.noise_images)
     print("noise peaks per um^2: " + ", ".join(
         f"{t:.3f}: {r:.1f}" for t, r in zip(noise["thresholds"], noise["rate_per_um2"])), flush=True)
@@ -293,7 +316,7 @@ def main(argv=None) -> int:
         result["points_csv"] = str(args.annotated)
         groups = "the annotated images"
         command = (f"python -m train calibrate <checkpoint> --annotated {args.annotated}"
-                   f" --images-dir {images_dir} --polarity {args.polarity}"
+                   f" --images-dir {images_dir} --polarity {polarity}"
                    + (f" --manifest {args.manifest}" if args.manifest else "")
                    + (f" --images {' '.join(args.images)}" if args.images else "")
                    + f" --noise-images {args.noise_images}")
@@ -306,6 +329,11 @@ def main(argv=None) -> int:
     for row in result["table"]:
         if row["relative_threshold"] in (0.0, result["relative_threshold"]):
             print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    if result["mean_f1"] <= 0.0:
+        hint = " (is --polarity right?)" if args.annotated is not None else ""
+        print(f"train: error: {args.annotated or args.checkpoint}: F1 is 0 at every threshold"
+              f"{hint}; {out_path} not written", file=sys.stderr)
+        return 2
     metadata = dict(model.metadata)
     metadata["noise_peak_rate"] = noise
     metadata.setdefault("training_threshold", metadata["threshold"])
@@ -316,7 +344,7 @@ def main(argv=None) -> int:
     commands = list(metadata.get("training_commands") or [])
     if command not in commands:
         metadata["training_commands"] = commands + [command]
-    out = save_checkpoint(args.out or args.checkpoint, model.net.cpu(), metadata)
+    out = save_checkpoint(out_path, model.net.cpu(), metadata)
     load_model(out)
     print(f"threshold {result['threshold']:.3f}, relative threshold "
           f"{result['relative_threshold']:.2f} (mean F1 {result['mean_f1']:.3f} over {groups}; "

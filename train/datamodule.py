@@ -10,11 +10,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from her2net.errors import InputError
 from train.datasets import AnnotatedTiles, MixedTiles, SyntheticTiles, annotated_image_names
 
-__all__ = ["TileDataModule"]
+__all__ = ["TileDataModule", "ANNOTATED_KEYS"]
 
 logger = logging.getLogger(__name__)
+
+ANNOTATED_KEYS = ("images_dir", "points_csv", "manifest", "polarity", "val_images")
 
 
 class TileDataModule(L.LightningDataModule):
@@ -38,7 +41,8 @@ class TileDataModule(L.LightningDataModule):
     annotated : dict, optional
         ``images_dir``, ``points_csv``, optional ``manifest`` (its images without points are
         trained on as label-free), ``polarity`` ('bright' or 'dark'), ``val_images`` (image
-        names held out for validation).
+        names held out for validation). Other keys, a polarity other than these, and
+        ``val_images`` that are not annotated images are refused (:class:`InputError`).
     simulator_overrides : dict, optional
         Fixed simulator parameters (default: everything randomised).
     simulator_mixture : list of dict, optional
@@ -66,10 +70,19 @@ class TileDataModule(L.LightningDataModule):
                  faint_snr: list[float] | None = None):
         super().__init__()
         self.save_hyperparameters()
+        self.annotated_spec = _check_annotated(annotated)
+        if self.annotated_spec and float(synthetic_weight) >= 1.0:
+            logger.warning("data.annotated is given but data.synthetic_weight is %s: the annotated "
+                           "images are read and never drawn (lower synthetic_weight to train on "
+                           "them)", synthetic_weight)
         self.train_set = None
         self.val_set = None
 
     def setup(self, stage: str | None = None) -> None:
+        """Build the tile sets (once: ``Her2netCLI.before_fit`` calls it before the trainer
+        writes anything, so that bad annotated input fails first)."""
+        if self.train_set is not None:
+            return
         hp = self.hparams
         common = dict(tile_px=hp.tile_px, pixel_size_nm=hp.pixel_size_nm, sigma_px=hp.sigma_px,
                       offset_radius_px=hp.offset_radius_px)
@@ -79,20 +92,23 @@ class TileDataModule(L.LightningDataModule):
                                    simulator_mixture=hp.simulator_mixture,
                                    faint_snr=hp.faint_snr, **common)
         annotated_train = annotated_val = None
-        if hp.annotated:
-            spec = dict(hp.annotated)
-            val_images = spec.pop("val_images", None)
+        if self.annotated_spec:
+            spec = dict(self.annotated_spec)
+            val_images = spec.pop("val_images")
             base = dict(images_dir=spec["images_dir"], points_csv=spec["points_csv"],
-                        manifest=spec.get("manifest"), polarity=spec.get("polarity", "bright"))
+                        manifest=spec["manifest"], polarity=spec["polarity"])
             train_names = None
             if val_images:
-                names = annotated_image_names(spec["points_csv"], spec.get("manifest"))
-                held_out = {str(v) for v in val_images}
+                names = annotated_image_names(spec["points_csv"], spec["manifest"])
+                held_out = set(val_images)
                 train_names = [n for n in names
                                if n not in held_out and Path(n).name not in held_out]
                 annotated_val = AnnotatedTiles(length=max(8, hp.val_tiles // 4), seed=hp.seed + 1,
                                                augmentation="none", images=list(val_images),
                                                **base, **common)
+                if not train_names:
+                    raise InputError(f"data.annotated.val_images: holds every image of "
+                                     f"{spec['points_csv']}: none left to train on")
             annotated_train = AnnotatedTiles(length=hp.train_tiles_per_epoch, seed=hp.seed,
                                              images=train_names, **base, **common)
         self.train_set = MixedTiles(synthetic, annotated_train, synthetic_weight=hp.synthetic_weight,
@@ -119,6 +135,36 @@ class TileDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.batch_size, shuffle=False,
                           num_workers=0)
+
+
+def _check_annotated(annotated: dict | None) -> dict | None:
+    """``data.annotated`` with its defaults filled in, or None when not given.
+
+    Raises
+    ------
+    InputError
+        One line naming the parameter: an unknown key (a typo would be silently ignored),
+        ``images_dir`` or ``points_csv`` missing, a polarity other than 'bright' or 'dark'.
+    """
+    if not annotated:
+        return None
+    spec = dict(annotated)
+    unknown = sorted(set(spec) - set(ANNOTATED_KEYS))
+    if unknown:
+        raise InputError(f"data.annotated: unknown key(s) {', '.join(unknown)} "
+                         f"(valid: {', '.join(ANNOTATED_KEYS)})")
+    missing = [key for key in ("images_dir", "points_csv") if not spec.get(key)]
+    if missing:
+        raise InputError(f"data.annotated: {' and '.join(missing)} not given")
+    polarity = spec.get("polarity") or "bright"
+    if polarity not in ("bright", "dark"):
+        raise InputError(f"data.annotated.polarity {polarity!r}: expected 'bright' or 'dark'")
+    val_images = spec.get("val_images") or []
+    if isinstance(val_images, str):
+        val_images = [val_images]
+    return {"images_dir": str(spec["images_dir"]), "points_csv": str(spec["points_csv"]),
+            "manifest": spec.get("manifest") or None, "polarity": polarity,
+            "val_images": [str(v) for v in val_images]}
 
 
 def _worker_init(worker_id: int) -> None:

@@ -10,7 +10,9 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from her2net.errors import InputError
 from her2net.io import read_image, read_manifest
+from her2net.io.tables import read_csv_file
 from her2net.model.preprocess import (
     normalize_image,
     points_to_resampled_frame,
@@ -199,7 +201,7 @@ class AnnotatedTiles(Dataset):
         self.items = _load_annotated(Path(images_dir), Path(points_csv), manifest, polarity,
                                      pixel_size_nm, images)
         if not self.items:
-            raise ValueError(f"{points_csv}: no annotated images found")
+            raise InputError(f"{points_csv}: no annotated images found")
 
     def __len__(self) -> int:
         return self.length
@@ -218,10 +220,32 @@ def annotated_image_names(points_csv, manifest=None) -> list[str]:
     labels (a field the user checked and found empty, or whose detections were all false): it
     trains the network to stay silent there.
     """
-    table = pd.read_csv(points_csv)
-    if "image" not in table.columns:
-        raise ValueError(f"{points_csv}: lacks column(s) image")
+    table = _read_points(points_csv, ("image",))
     return _image_names(table, read_manifest(manifest) if manifest else None)
+
+
+def _read_points(points_csv, columns) -> pd.DataFrame:
+    """The points CSV with ``columns`` checked (x_px and y_px, where asked for, as numbers).
+
+    Raises
+    ------
+    InputError
+        One line naming the file: missing or unreadable, lacking a column, or a coordinate that
+        is not a number (with its line).
+    """
+    table = read_csv_file(points_csv, what="points")
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise InputError(f"{points_csv}: lacks column(s) {', '.join(sorted(missing))}")
+    for column in {"x_px", "y_px"} & set(columns):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(float))
+        if bad.any():
+            i = int(bad.argmax())
+            raise InputError(f"{points_csv}: line {i + 2}: {column} {table[column].iloc[i]!r} "
+                             "is not a number")
+        table[column] = values.astype(float)
+    return table
 
 
 def _image_names(table: pd.DataFrame, manifest_table: pd.DataFrame | None) -> list[str]:
@@ -242,12 +266,21 @@ def iter_annotated(images_dir, points_csv, manifest=None, polarity: str = "brigh
     size: from the manifest where it lists the image, else from the file); ``points_px`` the
     annotated ``x_px, y_px`` in those pixels (empty for images the manifest lists without points).
     ``only``: image names to keep (as in the CSV or the manifest, or their file names).
+
+    An image is looked for at its path in the CSV (relative to ``images_dir`` unless absolute),
+    then as ``images_dir/<file name>`` (images moved since ``her2net detect`` wrote absolute
+    paths), then at the manifest's path.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: a missing or malformed points CSV or manifest, a missing
+        ``images_dir``, names in ``only`` that are not annotated, an image not found.
     """
     images_dir, points_csv = Path(images_dir), Path(points_csv)
-    table = pd.read_csv(points_csv)
-    missing = {"image", "x_px", "y_px"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{points_csv}: lacks column(s) {', '.join(sorted(missing))}")
+    table = _read_points(points_csv, ("image", "x_px", "y_px"))
+    if not images_dir.is_dir():
+        raise InputError(f"{images_dir}: no such images folder")
     table["image"] = table["image"].astype(str)
     sizes, polarities, paths = {}, {}, {}
     man = read_manifest(manifest) if manifest else None
@@ -258,24 +291,44 @@ def iter_annotated(images_dir, points_csv, manifest=None, polarity: str = "brigh
                 paths[key] = Path(row["image_path"])
                 if "polarity" in man.columns:
                     polarities[key] = str(row["polarity"])
+    names = sorted(_image_names(table, man))
+    if only is not None:
+        _check_known(only, names, points_csv, manifest)
     groups = dict(tuple(table.groupby("image", sort=False)))
-    for name in sorted(_image_names(table, man)):
+    for name in names:
         if only is not None and name not in only and Path(name).name not in only:
             continue
-        path = Path(name)
-        if not path.is_absolute():
-            if (images_dir / path).exists():
-                path = images_dir / path
-            elif (images_dir / path.name).exists() or name not in paths:
-                path = images_dir / path.name
-            else:
-                path = paths[name]
+        path = _image_path(name, images_dir, paths, points_csv)
         micrograph = read_image(path, pixel_size_nm=sizes.get(name, sizes.get(path.name)))
         if micrograph.pixel_size_nm is None:
-            raise ValueError(f"{path}: no pixel size (give a manifest with pixel_size_nm)")
+            raise InputError(f"{path}: no pixel size (give a manifest with pixel_size_nm)")
         group = groups.get(name)
         xy = np.zeros((0, 2)) if group is None else group[["x_px", "y_px"]].to_numpy(float)
         yield name, micrograph, polarities.get(name, polarities.get(path.name, polarity)), xy
+
+
+def _check_known(only, names, points_csv, manifest) -> None:
+    """Refuse names in ``only`` that match no annotated image (a typo'd held-out image)."""
+    known = set(names) | {Path(n).name for n in names}
+    unknown = [str(v) for v in only if str(v) not in known]
+    if unknown:
+        where = "the points CSV" + (f" or {manifest}" if manifest else "")
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise InputError(f"{points_csv}: unknown image(s) {', '.join(unknown)}: not in {where} "
+                         f"(its images: {shown})")
+
+
+def _image_path(name: str, images_dir: Path, manifest_paths: dict, points_csv: Path) -> Path:
+    """Where image ``name`` of the points CSV is (see :func:`iter_annotated`)."""
+    path = Path(name)
+    candidates = [path if path.is_absolute() else images_dir / path, images_dir / path.name]
+    if name in manifest_paths:
+        candidates.append(manifest_paths[name])
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
+    raise InputError(f"{points_csv}: image {name!r} not found (looked for {tried})")
 
 
 def _load_annotated(images_dir: Path, points_csv: Path, manifest, polarity, pixel_size_nm, only):

@@ -7,16 +7,18 @@ import datetime
 import json
 import logging
 import subprocess
+import sys
 from pathlib import Path
 
 import torch
 import yaml
 
 import her2net
-from her2net.model.checkpoint import load_model, save_checkpoint
+from her2net.errors import InputError
+from her2net.model.checkpoint import FORMAT, load_model, save_checkpoint
 from her2net.model.unet import UNet
 
-__all__ = ["export_checkpoint", "main"]
+__all__ = ["export_checkpoint", "describe_data", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,70 @@ def _run_config(run_checkpoint: Path) -> dict | None:
     return yaml.safe_load(found.read_text()) if found else None
 
 
+def _read_run_checkpoint(path: Path) -> dict:
+    """The Lightning checkpoint of a ``train fit`` run.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: missing, unreadable, an exported inference checkpoint, or a
+        checkpoint without the detector's ``net.*`` weights.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such run checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # unpickling errors come in many types
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: not a readable checkpoint ({reason})") from None
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        raise InputError(f"{path}: an exported inference checkpoint, not a training run's "
+                         "Lightning .ckpt (runs/.../checkpoints/last.ckpt)")
+    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not any(str(k).startswith("net.") for k in state):
+        raise InputError(f"{path}: not a Lightning checkpoint of `python -m train fit` "
+                         "(no net.* weights)")
+    return ckpt
+
+
+def _check_output(out_path: Path) -> None:
+    """Refuse an output path in a missing folder, or one that is a folder."""
+    if out_path.is_dir():
+        raise InputError(f"{out_path}: is a folder, expected the checkpoint file to write")
+    if not out_path.parent.is_dir():
+        raise InputError(f"{out_path}: no such folder {out_path.parent}")
+
+
+def describe_data(datamodule_hparams: dict) -> str:
+    """What a run trained on, from its data module's hyper-parameters (stored as ``data``).
+
+    Examples
+    --------
+    >>> describe_data({"synthetic_weight": 1.0})
+    'on-the-fly simulated tiles (her2net.simulate, domain randomised)'
+    """
+    synthetic = "on-the-fly simulated tiles (her2net.simulate, domain randomised"
+    if datamodule_hparams.get("simulator_overrides"):
+        fixed = json.dumps(datamodule_hparams["simulator_overrides"], sort_keys=True, default=str)
+        synthetic += f"; fixed {fixed}"
+    if datamodule_hparams.get("simulator_mixture"):
+        synthetic += f"; a mixture of {len(datamodule_hparams['simulator_mixture'])} kinds of image"
+    synthetic += ")"
+    annotated = datamodule_hparams.get("annotated")
+    if not annotated:
+        return synthetic
+    weight = float(datamodule_hparams.get("synthetic_weight", 1.0))
+    real = (f"annotated images {annotated.get('points_csv')} in {annotated.get('images_dir')}, "
+            f"polarity {annotated.get('polarity') or 'bright'}")
+    if annotated.get("manifest"):
+        real += f", manifest {annotated['manifest']}"
+    held_out = annotated.get("val_images") or []
+    if held_out:
+        held_out = [held_out] if isinstance(held_out, str) else [str(v) for v in held_out]
+        real += f", held out for validation: {', '.join(held_out)}"
+    return f"{real} ({1 - weight:.0%} of the tiles), mixed with {synthetic} ({weight:.0%})"
+
+
 def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = None,
                       description: str | None = None, extra: dict | None = None) -> Path:
     """Write an inference checkpoint from a Lightning run checkpoint.
@@ -58,12 +124,22 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
     threshold : float, optional
         Overrides the threshold calibrated on validation data during training.
     description : str, optional
-        What the model was trained on (stored in the metadata).
+        What the model was trained on (stored in the metadata; default: built from the run's
+        data hyper-parameters by :func:`describe_data`).
     extra : dict, optional
         More metadata (plain types), e.g. training time and hardware.
+
+    Raises
+    ------
+    InputError
+        A threshold outside (0, 1), an output folder that does not exist, or a run checkpoint
+        that is missing, unreadable or not a ``train fit`` one; nothing is written.
     """
-    run_checkpoint = Path(run_checkpoint)
-    ckpt = torch.load(run_checkpoint, map_location="cpu", weights_only=False)
+    run_checkpoint, out_path = Path(run_checkpoint), Path(out_path)
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise InputError(f"threshold {threshold}: expected a value between 0 and 1")
+    _check_output(out_path)
+    ckpt = _read_run_checkpoint(run_checkpoint)
     hparams = ckpt.get("hyper_parameters", {})
     datamodule_hparams = ckpt.get("datamodule_hyper_parameters", {})
     model_config = dict(hparams.get("model_config") or {})
@@ -71,8 +147,12 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
 
     model_config = model_config or dict(DEFAULT_MODEL_CONFIG)
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    net = UNet(**model_config)
-    net.load_state_dict(state)
+    try:
+        net = UNet(**model_config)
+        net.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{run_checkpoint}: weights do not fit its model_config ({reason})") from None
     calibrated = float(ckpt["state_dict"].get("calibrated_threshold", torch.tensor(0.5)))
     validation = {}
     for callback_state in ckpt.get("callbacks", {}).values():
@@ -94,7 +174,7 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
         "min_distance_px": int(hparams.get("min_distance_px", 2)),
         "tolerance_nm": float(hparams.get("tolerance_nm", 4.0)),
         "training_config": json.loads(json.dumps(config, default=str)) if config else None,
-        "data": description or "on-the-fly simulated tiles (her2net.simulate, domain randomised)",
+        "data": description or describe_data(datamodule_hparams),
         "validation": validation,
         "epoch": int(ckpt.get("epoch", -1)),
         "global_step": int(ckpt.get("global_step", -1)),
@@ -136,8 +216,25 @@ def main(argv=None) -> int:
     parser.add_argument("--description", default=None, help="what the model was trained on")
     parser.add_argument("--extra-json", default=None, help="JSON object of extra metadata")
     args = parser.parse_args(argv)
-    extra = json.loads(args.extra_json) if args.extra_json else None
-    path = export_checkpoint(args.run_checkpoint, args.out, threshold=args.threshold,
-                             description=args.description, extra=extra)
+    try:
+        extra = _parse_extra(args.extra_json)
+        path = export_checkpoint(args.run_checkpoint, args.out, threshold=args.threshold,
+                                 description=args.description, extra=extra)
+    except InputError as exc:
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def _parse_extra(text: str | None) -> dict | None:
+    """``--extra-json``: a JSON object, or None."""
+    if text is None:
+        return None
+    try:
+        extra = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--extra-json: not valid JSON ({exc})") from None
+    if not isinstance(extra, dict):
+        raise InputError(f"--extra-json: expected a JSON object {{...}}, got {type(extra).__name__}")
+    return extra

@@ -11,6 +11,7 @@ import torch
 from torch.nn import functional as F
 
 from her2net.detect.postprocess import find_peaks
+from her2net.errors import InputError
 from her2net.evaluate.matching import match_points
 from her2net.model.unet import UNet
 
@@ -67,11 +68,9 @@ class DetectorModule(L.LightningModule):
         self.model_config = dict(model_config or DEFAULT_MODEL_CONFIG)
         if init_checkpoint:
             # Fine-tuning: architecture and native pixel size come from the checkpoint.
-            from her2net.model.checkpoint import load_model
-
-            loaded = load_model(None if init_checkpoint == "shipped" else init_checkpoint)
+            loaded = _load_init_checkpoint(init_checkpoint)
             if abs(loaded.pixel_size_nm - pixel_size_nm) > 1e-9:
-                raise ValueError(
+                raise InputError(
                     f"data.pixel_size_nm {pixel_size_nm} differs from the checkpoint's native "
                     f"pixel size {loaded.pixel_size_nm} ({loaded.path})"
                 )
@@ -150,6 +149,22 @@ class DetectorModule(L.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _load_init_checkpoint(init_checkpoint: str):
+    """The inference checkpoint to fine-tune from ("shipped" or a path).
+
+    Raises
+    ------
+    InputError
+        ``model.init_checkpoint: <path>: <problem>`` (missing, unreadable, not an exported one).
+    """
+    from her2net.model.checkpoint import load_model
+
+    try:
+        return load_model(None if init_checkpoint == "shipped" else init_checkpoint)
+    except InputError as exc:
+        raise InputError(f"model.init_checkpoint: {exc}") from None
 
 
 def _timer(trainer):

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("lightning")  # the train extra (installed by make test)
@@ -59,8 +60,6 @@ def test_noise_peak_rate_falls_with_the_threshold(shipped_model):
 
 
 def _annotated_folder(tmp_path, n=3):
-    import pandas as pd
-
     from her2net.io import write_tiff
     from her2net.simulate import simulate_tile
 
@@ -94,8 +93,6 @@ def test_calibrate_on_annotated_images_replays_detect(shipped_model, tmp_path, c
     assert "--annotated" in model.metadata["training_commands"][-1]
     assert "over the annotated images" in capsys.readouterr().out
     # The sweep's pooled F1 is what detect(threshold='auto') gives with the chosen pair.
-    import pandas as pd
-
     truth = pd.read_csv(points_csv)
     tp = n_found = n_truth = 0
     for name in names:
@@ -117,7 +114,73 @@ def test_calibrate_on_annotated_bad_input_fails_fast(shipped_model, tmp_path, ca
     assert "nowhere.csv" in err and len(err.splitlines()) == 1
     assert not out.exists()
     points_csv, manifest, _ = _annotated_folder(tmp_path, n=1)
-    assert main([str(shipped_model.path), "--out", str(out), "--annotated", str(points_csv),
-                 "--images", "other.tif"]) == 2
-    assert "none of the images" in capsys.readouterr().err
+    # A typo'd held-out image, alone or next to a real one, is named.
+    for images in (["other.tif"], ["held_out_0.tif", "other.tif", "zzz.tif"]):
+        assert main([str(shipped_model.path), "--out", str(out), "--annotated", str(points_csv),
+                     "--images", *images]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert f"{points_csv}: unknown image(s) {', '.join(images[-2:] if len(images) > 1 else images)}" in err
     assert not out.exists()
+    assert main([str(shipped_model.path), "--out", str(out), "--annotated", str(points_csv),
+                 "--images-dir", str(tmp_path / "moved")]) == 2
+    assert "moved: no such images folder" in capsys.readouterr().err
+    table = pd.read_csv(points_csv).astype({"x_px": object})
+    table.loc[2, "x_px"] = "abc"
+    table.to_csv(tmp_path / "abc.csv", index=False)
+    assert main([str(shipped_model.path), "--out", str(out), "--annotated",
+                 str(tmp_path / "abc.csv")]) == 2
+    assert "abc.csv: line 4: x_px 'abc' is not a number" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def _checkpoint_copy(shipped_model, path, **changes):
+    import torch
+
+    payload = torch.load(shipped_model.path, map_location="cpu", weights_only=True)
+    payload.update(changes.pop("payload", {}))
+    payload["metadata"] = {**payload["metadata"], **changes}
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing", "junk", "lightning", "newer"])
+def test_calibrate_with_a_bad_checkpoint_exits_2_with_one_line(shipped_model, tmp_path, capsys,
+                                                              case):
+    # The wording is her2net.load_model's; here: one line naming the file, exit 2, no output.
+    import torch
+
+    path = tmp_path / f"{case}.pt"
+    if case == "junk":
+        path.write_text("not a checkpoint")
+    elif case == "lightning":
+        torch.save({"state_dict": {"net.x": torch.zeros(1)}, "pytorch-lightning_version": "2"},
+                   path)
+    elif case == "newer":
+        _checkpoint_copy(shipped_model, path, payload={"format_version": 99})
+    out = tmp_path / "out.pt"
+    assert main([str(path), "--out", str(out), "--scenes", "1", "--noise-images", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"train: error: {path}: ")
+    assert not out.exists()
+
+
+def test_calibrate_takes_the_fine_tuned_polarity_and_refuses_f1_zero(shipped_model, tmp_path,
+                                                                     capsys):
+    from train.calibrate import _training_polarity
+
+    points_csv, _, _ = _annotated_folder(tmp_path, n=1)  # dark labels
+    tuned = _checkpoint_copy(shipped_model, tmp_path / "tuned.pt",
+                             training_config={"data": {"annotated": {"polarity": "dark"}}})
+    assert _training_polarity(load_model(tuned).metadata) == "dark"
+    assert _training_polarity(shipped_model.metadata) is None  # its 'polarity' is the input's
+    assert main([str(tuned), "--out", str(tmp_path / "x.pt"), "--annotated", str(points_csv),
+                 "--images", "nowhere.tif"]) == 2
+    assert "polarity dark (the checkpoint's fine-tuning data" in capsys.readouterr().out
+    # Bright on dark labels finds none: nothing is written over the checkpoint.
+    before = tuned.read_bytes()
+    assert main([str(tuned), "--annotated", str(points_csv), "--polarity", "bright",
+                 "--noise-images", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "F1 is 0 at every threshold" in err
+    assert tuned.read_bytes() == before

@@ -14,6 +14,7 @@ pytest.importorskip("albumentations")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from her2net.errors import InputError  # noqa: E402
 from her2net.evaluate import match_points  # noqa: E402
 from her2net.io import write_tiff  # noqa: E402
 from her2net.model import UNet, load_model, save_checkpoint  # noqa: E402
@@ -126,7 +127,7 @@ def test_finetune_from_shipped_checkpoint_on_annotated_folder(tmp_path):
          "--data.annotated.images_dir", str(images),
          "--data.annotated.points_csv", str(tmp_path / "points.csv"),
          "--data.annotated.val_images", "[grid1.tif]",
-         "--trainer.max_steps", "3", "--trainer.limit_val_batches", "1",
+         "--trainer.max_steps", "3",
          "--trainer.enable_progress_bar", "false",
          "--data.tile_px", "64", "--data.batch_size", "2", "--data.num_workers", "0",
          "--data.val_tiles", "4", "--data.train_tiles_per_epoch", "6")
@@ -135,6 +136,9 @@ def test_finetune_from_shipped_checkpoint_on_annotated_folder(tmp_path):
     shipped = load_model()
     tuned = load_model(out)
     assert tuned.metadata["model_config"] == shipped.metadata["model_config"]
+    # The description is the run's data, not the synthetic-only default.
+    assert tuned.metadata["data"].startswith(f"annotated images {tmp_path / 'points.csv'}")
+    assert "polarity dark" in tuned.metadata["data"] and "(70% of the tiles)" in tuned.metadata["data"]
     changed = [not torch.equal(a, b) for a, b in zip(tuned.net.state_dict().values(),
                                                      shipped.net.state_dict().values())]
     assert any(changed)
@@ -193,5 +197,5 @@ def test_seeded_runs_repeat_and_a_run_resumes_from_its_last_checkpoint(tmp_path)
     steps = pd.read_csv(logs[-1]).dropna(subset=["train_loss_step"])["step"].to_numpy()
     assert len(logs) == 2 and steps.min() >= 4 and steps.max() == 6
 
-    with pytest.raises(SystemExit, match="nothing to resume"):
+    with pytest.raises(InputError, match="nothing to resume"):
         _fit(tmp_path / "empty", "tiny.yaml", "--ckpt_path", "last")
