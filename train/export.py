@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
@@ -19,6 +20,9 @@ from her2net.model.checkpoint import FORMAT, load_model, save_checkpoint
 from her2net.model.unet import UNet
 
 __all__ = ["export_checkpoint", "describe_data", "main"]
+
+_NUMPY_SCALARS = [getattr(getattr(np, "_core", None) or np.core, "multiarray").scalar, np.dtype,
+                  type(np.dtype(np.float64))]
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,10 @@ def _read_run_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"{path}: no such run checkpoint file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        # Weights-only, like every checkpoint load here; NumPy scalars are allowed for runs
+        # made before the scheduler state held plain floats (2026-12-02).
+        with torch.serialization.safe_globals(_NUMPY_SCALARS):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(f"{path}: not a readable checkpoint ({reason})") from None

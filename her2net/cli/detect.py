@@ -180,18 +180,10 @@ def run_detection(args):
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from her2net.detect.batch import sidecar_path, write_detections
-    from her2net.errors import InputError
     from her2net.io import check_output_file
 
-    out = Path(args.out)
-    if out.exists() and out.is_dir():
-        raise InputError(f"--out {out}: is a folder, expected a CSV file name")
-    if not out.resolve().parent.is_dir():
-        raise InputError(f"--out {out}: the folder {out.resolve().parent} does not exist")
-    check_output_file(out)  # writable, before the long detection
+    out = check_output_file(args.out)  # writable, before the long detection
     check_output_file(sidecar_path(out))
     detections = run_detection(args)
     sidecar = detections.attrs.pop("sidecar")

@@ -69,10 +69,7 @@ def check_output_dir(path, *, overwrite: bool = False) -> Path:
         raise InputError(f"{path}: exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise InputError(f"{path}: folder is not empty (use --overwrite to replace it)")
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"{path}: the parent folder {parent} does not exist")
-    _probe_writable(path, parent)
+    _check_parent(path)
     return path
 
 
@@ -87,15 +84,16 @@ def check_output_file(path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected a file name")
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"{path}: the folder {parent} does not exist")
-    _probe_writable(path, parent)
+    _check_parent(path)
     return path
 
 
-def _probe_writable(path: Path, parent: Path) -> None:
-    """Create and remove a temporary file in ``parent`` (permissions, read-only mounts)."""
+def _check_parent(path: Path) -> None:
+    """The folder that will hold ``path`` exists and takes a file (permissions, read-only mounts:
+    a temporary file is created and removed there)."""
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"{path}: the folder {parent} does not exist")
     try:
         with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".probe", dir=parent):
             pass
