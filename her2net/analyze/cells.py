@@ -219,13 +219,15 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     regions = pd.DataFrame(region_rows, columns=["cell", "region"] + CELL_COLUMNS[1:])
     resolved = asdict(settings)
     resolved.update(min_distance_nm=min_distance, spacing_nm=[mu, sigma],
-                    spacing_fitted=settings.spacing_nm is None, pair_search_min_nm=r_min)
+                    spacing_fitted=settings.spacing_nm is None and bool(units),
+                    pair_search_min_nm=r_min)
     return AnalysisResult(cells, regions, groups, labels, pd.DataFrame(curve_rows), resolved, images)
 
 
 def _assign(detections: pd.DataFrame, images: list[ImageInfo], settings: AnalysisSettings):
     """Windows, regions and groups per image; build the cell and region units."""
-    labels = detections.copy()
+    # A truth table's own `label` column (gold / qd) must not clash with the label index.
+    labels = detections.drop(columns=["label"], errors="ignore")
     labels.insert(0, "label", np.arange(len(labels)))
     labels["cell"] = ""
     labels["region"] = "outside"

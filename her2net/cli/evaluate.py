@@ -28,7 +28,8 @@ def add_parser(subparsers):
     parser.add_argument("--analysis", metavar="CSV",
                         help="per-cell output of 'her2net analyze' (with --cell-truth)")
     parser.add_argument("--cell-truth", metavar="CSV",
-                        help="simulator's cell_truth.csv: adds the per-cell dimer-fraction error")
+                        help="simulator's cell_truth.csv: adds the per-cell dimer-fraction error "
+                             "(against the realised receptor_paired_fraction)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     return parser

@@ -11,7 +11,10 @@ from her2net.errors import InputError
 
 __all__ = ["dimer_fraction_errors", "summarize_dimer_fraction_errors", "read_cell_table"]
 
-_TRUTH_NAMES = ("dimer_fraction", "true_dimer_fraction", "dimer_fraction_true")
+# The realised receptor-level fraction first (what analyze's dimer_fraction estimates); the
+# simulator's configured `dimer_fraction` is only the probability it was drawn with.
+_TRUTH_NAMES = ("receptor_paired_fraction", "true_dimer_fraction", "dimer_fraction_true",
+                "dimer_fraction")
 _ESTIMATE_NAMES = ("dimer_fraction", "dimer_fraction_estimate", "dimer_fraction_est")
 
 
@@ -43,8 +46,9 @@ def dimer_fraction_errors(analysis: pd.DataFrame, cell_truth: pd.DataFrame, *,
         Per-cell output of ``her2net analyze``: ``cell`` and ``dimer_fraction`` (or
         ``dimer_fraction_estimate``), optionally ``region``.
     cell_truth : pandas.DataFrame
-        The simulator's ``cell_truth.csv``: ``cell`` and ``dimer_fraction`` (or
-        ``true_dimer_fraction``), optionally ``region``.
+        The simulator's ``cell_truth.csv``: ``cell`` and the realised
+        ``receptor_paired_fraction`` (else ``true_dimer_fraction``, ``dimer_fraction_true`` or
+        ``dimer_fraction``, in that order), optionally ``region``.
     by_region : bool, optional
         Join on ``region`` too. Default: when both tables have a ``region`` column.
 

@@ -131,3 +131,21 @@ def test_pixel_size_is_the_one_the_detections_were_made_at(small_study, tmp_path
     pixels_only = detections.drop(columns=["x_nm", "y_nm"])
     small = analyze_cells(pixels_only, read_manifest(tmp_path / "cells_1nm.csv"), settings=settings)
     np.testing.assert_allclose(small.cells["area_um2"], reference.cells["area_um2"] / 4)
+
+
+def test_truth_tables_with_a_label_column_are_analysed_like_detections(small_study):
+    # The simulator's truth.csv has a `label` column (gold / qd); it must not clash with the
+    # analysis' own label index. A run where no cell has enough labels fits no spacing.
+    from her2net.io import read_manifest
+
+    folder, _ = small_study
+    detections = pd.read_csv(folder / "detections.csv")
+    manifest = read_manifest(folder / "cells.csv")
+    settings = AnalysisSettings(simulations=19, seed=1)
+    plain = analyze_cells(detections, manifest, settings=settings)
+    typed = analyze_cells(detections.assign(label="gold"), manifest, settings=settings)
+    np.testing.assert_allclose(typed.cells["dimer_fraction"], plain.cells["dimer_fraction"])
+    assert plain.settings["spacing_fitted"]
+    none = analyze_cells(detections, manifest, settings=AnalysisSettings(simulations=19,
+                                                                         min_labels=100000))
+    assert not none.settings["spacing_fitted"] and set(none.cells["call"]) == {"too-few-labels"}

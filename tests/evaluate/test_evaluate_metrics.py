@@ -168,3 +168,7 @@ def test_dimer_fraction_errors():
         dimer_fraction_errors(analysis, truth.assign(cell=["7", "8", "9"]))
     with pytest.raises(InputError, match="dimer-fraction column"):
         dimer_fraction_errors(analysis.drop(columns="dimer_fraction"), truth)
+    # The simulator's cell_truth.csv holds the configured dimer_fraction and the realised
+    # receptor_paired_fraction: the estimate is scored against the realised one.
+    realised = truth.assign(receptor_paired_fraction=[0.3, 0.15, 0.0])
+    assert dimer_fraction_errors(analysis, realised)["error"].tolist() == pytest.approx([0.0, -0.05])
