@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from her2net.analyze.estimator import PairingLikelihood, fit_fraction, fit_spacing
+from her2net.analyze.estimator import (SPACING_EVIDENCE, PairingLikelihood, fit_fraction, fit_spacing,
+                                       spacing_evidence)
 from her2net.analyze.groups import close_pairs, group_kind, link_groups
 from her2net.analyze.inputs import NO_MASK_REGION, REGION_NAMES, ImageInfo, image_table
 from her2net.analyze.null_model import hardcore_points, monte_carlo_p_value
@@ -182,14 +183,26 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
                      for u in units}
     likelihoods = {id(u): PairingLikelihood(cell_patterns[id(u)], r_min_nm=r_min,
                                             r_max_nm=settings.pair_search_nm, hard_core_nm=min_distance) for u in units}
+    default_spacing = (min(20.0, 0.5 * settings.pair_search_nm), 5.0)
+    evidence = None
     if settings.spacing_nm is not None:
         mu, sigma = settings.spacing_nm
-    else:
-        if units:
-            logger.info("fitting the dimer spacing shared by %d cells", len(units))
+    elif units:
+        logger.info("fitting the dimer spacing shared by %d cells", len(units))
         subset = _spacing_subset([cell_patterns[id(u)] for u in units], likelihoods=[likelihoods[id(u)] for u in units],
                                  r_min=r_min, r_max=settings.pair_search_nm, hard_core=min_distance)
-        mu, sigma = fit_spacing(subset, start_nm=(min(20.0, 0.5 * settings.pair_search_nm), 5.0))
+        mu, sigma = fit_spacing(subset, start_nm=default_spacing)
+        evidence = spacing_evidence(subset, mu, sigma)
+        if evidence < SPACING_EVIDENCE:
+            # Too little dimer signal to fit a spacing: a free one drifts to where it turns chance
+            # neighbours into dimers. The typical spacing (label + linkers) is used instead.
+            logger.warning("the cells hold too little dimer signal to fit the dimer spacing "
+                           "(%.1f ± %.1f nm gains %.1f in log-likelihood, under %.0f): using "
+                           "%.0f ± %.0f nm; give --dimer-spacing MEAN SD to set it", mu, sigma,
+                           evidence, SPACING_EVIDENCE, *default_spacing)
+            mu, sigma = default_spacing
+    else:
+        mu, sigma = default_spacing
 
     iterator = list(enumerate(cell_units))
     if progress:
@@ -219,8 +232,8 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
     regions = pd.DataFrame(region_rows, columns=["cell", "region"] + CELL_COLUMNS[1:])
     resolved = asdict(settings)
     resolved.update(min_distance_nm=min_distance, spacing_nm=[mu, sigma],
-                    spacing_fitted=settings.spacing_nm is None and bool(units),
-                    pair_search_min_nm=r_min)
+                    spacing_fitted=evidence is not None and evidence >= SPACING_EVIDENCE,
+                    spacing_evidence=evidence, pair_search_min_nm=r_min)
     return AnalysisResult(cells, regions, groups, labels, pd.DataFrame(curve_rows), resolved, images)
 
 

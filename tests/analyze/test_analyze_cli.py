@@ -149,3 +149,26 @@ def test_truth_tables_with_a_label_column_are_analysed_like_detections(small_stu
     none = analyze_cells(detections, manifest, settings=AnalysisSettings(simulations=19,
                                                                          min_labels=100000))
     assert not none.settings["spacing_fitted"] and set(none.cells["call"]) == {"too-few-labels"}
+
+
+def test_runs_without_dimers_do_not_fit_a_spacing_that_invents_them(caplog):
+    # Six cells of randomly placed labels (600/um^2, 150 labels each): a free spacing drifted
+    # to 30 +- 9 nm, where it explains chance neighbours as dimers (one cell was called
+    # dimer-rich at 0.90). Without enough dimer signal the typical 20 +- 5 nm is used.
+    from her2net.analyze import Window, dimer_pattern
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(6):
+        window = Window(np.ones((250, 250), bool), 2.0)
+        xy = dimer_pattern(window, n_receptors=int(600 * window.area_um2), dimer_fraction=0.0,
+                           rng=rng).points_nm
+        rows.append(pd.DataFrame({"image": f"img{i}.tif", "cell": f"c{i}", "x_px": xy[:, 0] / 2,
+                                  "y_px": xy[:, 1] / 2, "x_nm": xy[:, 0], "y_nm": xy[:, 1],
+                                  "diameter_nm": 10.0}))
+    with caplog.at_level("WARNING"):
+        result = analyze_cells(pd.concat(rows), None, settings=AnalysisSettings(simulations=19))
+    assert "too little dimer signal" in caplog.text
+    assert not result.settings["spacing_fitted"] and result.settings["spacing_nm"] == [20.0, 5.0]
+    assert "dimer-rich" not in set(result.cells["call"])
+    assert (result.cells["dimer_fraction"] < 0.5).all(), result.cells
