@@ -80,7 +80,7 @@ def _table(frame: pd.DataFrame, *, left=("cell", "region", "call", "dimer fracti
             elif isinstance(value, float):
                 if not np.isfinite(value):
                     text = ""
-                elif float(value).is_integer() or abs(value) >= 1000:
+                elif column not in _DECIMAL_COLUMNS and (float(value).is_integer() or abs(value) >= 1000):
                     text = f"{value:.0f}"
                 else:
                     text = f"{value:.3f}"
@@ -114,6 +114,19 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
     out["p-value"] = frame["p_value"].astype(float)
     out["call"] = frame["call"]
     return out
+
+
+# Columns shown with three decimals even when a value is whole (a p-value of 1.000, not 1).
+_DECIMAL_COLUMNS = {"p-value", "paired (observed)", "paired (random)", "area µm²"}
+
+
+def _setting_text(value) -> str:
+    """A setting as people read it: numbers to 4 significant digits (summary.json keeps all)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting_text(v) for v in value)
+    return "n/a" if value is None else str(value)
 
 
 def _example_cells(cells: pd.DataFrame, n: int = 3) -> list[str]:
@@ -150,11 +163,13 @@ def build_report(result, *, plots: dict[str, bytes] | None = None, max_cell_plot
              "<h1>HER2 monomer / dimer analysis</h1>"]
     counts = summary["cells_per_call"]
     median = summary["median_dimer_fraction"]
+    n_called = summary["n_cells"] - counts["too-few-labels"]
     parts.append(
         f"<p>{summary['n_cells']} cells, {summary['n_labels']} labels. "
         f"<b>{counts['dimer-depleted']}</b> dimer-depleted, <b>{counts['undetermined']}</b> undetermined, "
         f"<b>{counts['dimer-rich']}</b> dimer-rich, {counts['too-few-labels']} with too few labels. "
-        + (f"Median dimer fraction {median:.2f}." if median is not None else "") + "</p>")
+        + (f"Median dimer fraction {median:.2f} over the {n_called} cells with enough labels."
+           if median is not None else "") + "</p>")
     parts.append(
         "<p class='note'>How to read this: labels closer than "
         f"{settings['dimer_distance_nm']:g} nm are linked into groups (monomer, dimer, cluster). Many such "
@@ -227,7 +242,8 @@ def build_report(result, *, plots: dict[str, bytes] | None = None, max_cell_plot
 
     parts.append("<h2>Settings</h2><table>")
     for key, value in summary["settings"].items():
-        parts.append(f"<tr><th class='l'>{html.escape(key)}</th><td class='l'>{html.escape(str(value))}</td></tr>")
+        parts.append(f"<tr><th class='l'>{html.escape(key)}</th>"
+                     f"<td class='l'>{html.escape(_setting_text(value))}</td></tr>")
     parts.append("</table>")
     versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
     parts.append(f"<p class='note'>Made {summary['created_utc']} with {html.escape(versions)}. Methods: "
