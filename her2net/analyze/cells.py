@@ -201,6 +201,11 @@ def analyze_cells(detections: pd.DataFrame, manifest: pd.DataFrame | None = None
                            "%.0f ± %.0f nm; give --dimer-spacing MEAN SD to set it", mu, sigma,
                            evidence, SPACING_EVIDENCE, *default_spacing)
             mu, sigma = default_spacing
+        elif min(mu - r_min, settings.pair_search_nm - mu) < 0.05 * (settings.pair_search_nm - r_min):
+            logger.warning("the fitted dimer spacing, %.1f ± %.1f nm, sits at the edge of its range "
+                           "(%.1f-%.0f nm): labels piled up or missing somewhere (image edges, "
+                           "artefacts)? Check the overlays, or give --dimer-spacing MEAN SD", mu,
+                           sigma, r_min, settings.pair_search_nm)
     else:
         mu, sigma = default_spacing
 
