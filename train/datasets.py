@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from her2net.errors import InputError
 from her2net.io import read_image, read_manifest
-from her2net.io.tables import read_csv_file
+from her2net.io.tables import not_a_number, read_csv_file
 from her2net.model.preprocess import (
     normalize_image,
     points_to_resampled_frame,
@@ -242,8 +242,7 @@ def _read_points(points_csv, columns) -> pd.DataFrame:
         bad = ~np.isfinite(values.to_numpy(float))
         if bad.any():
             i = int(bad.argmax())
-            raise InputError(f"{points_csv}: line {i + 2}: {column} {table[column].iloc[i]!r} "
-                             "is not a number")
+            raise InputError(not_a_number(points_csv, i + 2, column, table[column].iloc[i]))
         table[column] = values.astype(float)
     return table
 
