@@ -16,6 +16,7 @@ import yaml
 
 import her2net
 from her2net.errors import InputError
+from her2net.io import check_output_file
 from her2net.model.checkpoint import FORMAT, load_model, save_checkpoint
 from her2net.model.unet import UNet
 
@@ -80,14 +81,6 @@ def _read_run_checkpoint(path: Path) -> dict:
     return ckpt
 
 
-def _check_output(out_path: Path) -> None:
-    """Refuse an output path in a missing folder, or one that is a folder."""
-    if out_path.is_dir():
-        raise InputError(f"{out_path}: is a folder, expected the checkpoint file to write")
-    if not out_path.parent.is_dir():
-        raise InputError(f"{out_path}: no such folder {out_path.parent}")
-
-
 def describe_data(datamodule_hparams: dict) -> str:
     """What a run trained on, from its data module's hyper-parameters (stored as ``data``).
 
@@ -145,7 +138,7 @@ def export_checkpoint(run_checkpoint, out_path, *, threshold: float | None = Non
     run_checkpoint, out_path = Path(run_checkpoint), Path(out_path)
     if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise InputError(f"threshold {threshold}: expected a value between 0 and 1")
-    _check_output(out_path)
+    check_output_file(out_path)
     ckpt = _read_run_checkpoint(run_checkpoint)
     hparams = ckpt.get("hyper_parameters", {})
     datamodule_hparams = ckpt.get("datamodule_hyper_parameters", {})

@@ -154,7 +154,7 @@ def test_export_describes_the_runs_data():
     ("junk", "not a readable checkpoint"),
     ("exported", "an exported inference checkpoint, not a training run's Lightning .ckpt"),
     ("no_net", "not a Lightning checkpoint of `python -m train fit`"),
-    ("out_folder", "no such folder"),
+    ("out_folder", "does not exist"),
     ("bad_json", "--extra-json: not valid JSON"),
     ("list_json", "--extra-json: expected a JSON object"),
     ("threshold", "threshold 7.0: expected a value between 0 and 1"),
