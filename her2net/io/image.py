@@ -80,7 +80,7 @@ def read_image(path, *, pixel_size_nm: float | None = None, frame: int | None = 
     >>> import numpy as np, tempfile, os
     >>> from her2net.io import write_tiff
     >>> tmp = os.path.join(tempfile.mkdtemp(), "a.tif")
-    >>> write_tiff(tmp, np.arange(16, dtype=np.uint16).reshape(4, 4), pixel_size_nm=1.25)
+    >>> write_tiff(tmp, np.arange(64, dtype=np.uint16).reshape(8, 8), pixel_size_nm=1.25)
     >>> read_image(tmp).pixel_size_nm
     1.25
     """

@@ -48,7 +48,7 @@ def to_nm(value: float, unit: str) -> float | None:
     --------
     >>> to_nm(0.5, "um")
     500.0
-    >>> to_nm(12, "Å")
+    >>> round(to_nm(12, "Å"), 9)
     1.2
     """
     key = str(unit).strip().lower()
