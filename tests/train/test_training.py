@@ -199,3 +199,14 @@ def test_seeded_runs_repeat_and_a_run_resumes_from_its_last_checkpoint(tmp_path)
 
     with pytest.raises(InputError, match="nothing to resume"):
         _fit(tmp_path / "empty", "tiny.yaml", "--ckpt_path", "last")
+
+
+def test_bf16_mixed_precision_trains_validates_and_exports(tmp_path):
+    # The precision a CUDA run uses (configs: bf16-mixed), here on the CPU: the network's bf16
+    # outputs go through the float32 validation (peaks, F1) and the export.
+    _fit(tmp_path, "tiny.yaml", "--trainer.max_steps", "7", "--trainer.precision", "bf16-mixed")
+    metrics = pd.read_csv(next(tmp_path.glob("logs/version_*/metrics.csv")))
+    assert metrics["val_f1"].notna().any()
+    assert np.isfinite(metrics["train_loss_step"].dropna()).all()
+    out = export_checkpoint(next(tmp_path.glob("**/last.ckpt")), tmp_path / "bf16.pt")
+    assert load_model(out).net(torch.zeros(1, 1, 64, 64)).dtype == torch.float32
