@@ -106,7 +106,7 @@ class DetectorModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         out, heat_loss, off_loss = self._losses(batch)
         loss = heat_loss + self.hparams.offset_weight * off_loss
-        self.log("val_loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        self.log("val_loss", loss, prog_bar=True, batch_size=batch["image"].shape[0], sync_dist=True)
         prob = torch.sigmoid(out[:, 0].float()).cpu().numpy()
         offsets = out[:, 1:3].float().cpu().numpy()
         for i in range(prob.shape[0]):
@@ -117,17 +117,26 @@ class DetectorModule(L.LightningModule):
             self._val_outputs.append((peaks, truth))
 
     def on_validation_epoch_end(self):
-        if not self._val_outputs:
-            return
-        metrics = validation_metrics(self._val_outputs, tolerance_px=self.hparams.tolerance_nm / self.hparams.pixel_size_nm)
+        counts = validation_counts(self._val_outputs,
+                                   tolerance_px=self.hparams.tolerance_nm / self.hparams.pixel_size_nm)
+        n_tiles = np.array([float(len(self._val_outputs))])
         self._val_outputs = []
+        if self.trainer.world_size > 1:
+            # Each process saw part of the validation tiles (DDP): sum the counts of all of them,
+            # so that every process picks the same threshold from all tiles. Every process gets
+            # here, those without tiles too.
+            counts, n_tiles = (self.all_gather(torch.as_tensor(a, device=self.device))
+                               .reshape(-1, *a.shape).sum(0).cpu().numpy() for a in (counts, n_tiles))
+        if not n_tiles[0]:
+            return
+        metrics = metrics_from_counts(counts)
         best = metrics["best"]
         self.calibrated_threshold.fill_(best["threshold"])
         self.best_metrics = metrics
         self.log_dict({"val_f1": best["f1"], "val_precision": best["precision"],
                        "val_recall": best["recall"],
                        "val_rmse_nm": best["rmse_px"] * self.hparams.pixel_size_nm,
-                       "val_threshold": best["threshold"]}, prog_bar=True)
+                       "val_threshold": best["threshold"]}, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr,
@@ -177,25 +186,29 @@ def _timer(trainer):
     return None
 
 
-def validation_metrics(outputs, *, tolerance_px: float, thresholds=THRESHOLD_GRID) -> dict:
-    """F1, precision, recall and RMSE for each threshold; the best F1 threshold under 'best'."""
-    rows = []
-    for threshold in thresholds:
-        tp = fp = fn = 0
-        sq = []
+def validation_counts(outputs, *, tolerance_px: float, thresholds=THRESHOLD_GRID) -> np.ndarray:
+    """Per threshold: true positives, false positives, false negatives, and the sum and number
+    of squared matched distances (px^2), shape (len(thresholds), 5); counts of several
+    processes add up."""
+    counts = np.zeros((len(thresholds), 5))
+    for row, threshold in enumerate(thresholds):
         for peaks, truth in outputs:
             kept = peaks[peaks[:, 2] >= threshold, :2]
             pairs, dist = match_points(kept, truth, tolerance=tolerance_px)
-            tp += len(pairs)
-            fp += len(kept) - len(pairs)
-            fn += len(truth) - len(pairs)
-            sq.append(dist**2)
-        precision = tp / max(tp + fp, 1)
-        recall = tp / max(tp + fn, 1)
-        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-        sq = np.concatenate(sq) if sq else np.zeros(0)
-        rmse = float(np.sqrt(sq.mean())) if len(sq) else float("nan")
-        rows.append({"threshold": float(threshold), "f1": f1, "precision": precision,
-                     "recall": recall, "rmse_px": rmse, "tp": tp, "fp": fp, "fn": fn})
+            counts[row] += (len(pairs), len(kept) - len(pairs), len(truth) - len(pairs),
+                            float(np.sum(dist ** 2)), len(dist))
+    return counts
+
+
+def metrics_from_counts(counts: np.ndarray, thresholds=THRESHOLD_GRID) -> dict:
+    """F1, precision, recall and RMSE per threshold from :func:`validation_counts`; the best
+    F1 threshold under 'best'."""
+    rows = []
+    for threshold, (tp, fp, fn, sq_sum, n_sq) in zip(thresholds, counts):
+        rows.append({"threshold": float(threshold), "f1": 2 * tp / max(2 * tp + fp + fn, 1),
+                     "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
+                     "rmse_px": float(np.sqrt(sq_sum / n_sq)) if n_sq else float("nan"),
+                     "tp": int(tp), "fp": int(fp), "fn": int(fn)})
     best = max(rows, key=lambda r: (r["f1"], -abs(r["threshold"] - 0.5)))
     return {"best": best, "curve": rows}
+

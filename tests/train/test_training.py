@@ -210,3 +210,39 @@ def test_bf16_mixed_precision_trains_validates_and_exports(tmp_path):
     assert np.isfinite(metrics["train_loss_step"].dropna()).all()
     out = export_checkpoint(next(tmp_path.glob("**/last.ckpt")), tmp_path / "bf16.pt")
     assert load_model(out).net(torch.zeros(1, 1, 64, 64)).dtype == torch.float32
+
+
+def test_validation_counts_add_up_across_processes():
+    # Under DDP every process scores its part of the validation tiles; the summed counts give
+    # the metrics of all tiles, as one process would.
+    from train.module import metrics_from_counts, validation_counts
+
+    rng = np.random.default_rng(0)
+    outputs = []
+    for _ in range(6):
+        truth = rng.uniform(0, 60, (8, 2))
+        found = np.column_stack([truth[:6] + rng.normal(0, 0.3, (6, 2)), rng.uniform(0.2, 1, 6)])
+        outputs.append((np.vstack([found, [[30.0, 30.0, 0.4]]]), truth))
+    whole = validation_counts(outputs, tolerance_px=2.0)
+    parts = validation_counts(outputs[:2], tolerance_px=2.0) + validation_counts(outputs[2:], tolerance_px=2.0)
+    np.testing.assert_allclose(parts, whole)
+    best = metrics_from_counts(whole)["curve"][0]  # threshold 0.05: every peak kept
+    assert (best["tp"], best["fp"], best["fn"]) == (36, 6, 12)
+    assert best["f1"] == pytest.approx(72 / 90) and 0.2 < best["rmse_px"] < 0.6
+
+
+def test_ddp_on_two_cpu_processes_trains_and_validates(tmp_path):
+    # The several-GPU strategy of the configs (DDP), on two CPU processes (gloo).
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "train", "fit", "--config", str(ROOT / "configs" / "tiny.yaml"),
+         "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir",
+         str(tmp_path), "--trainer.max_steps", "7", "--trainer.strategy", "ddp",
+         "--trainer.devices", "2", "--trainer.accelerator", "cpu"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    versions = list(tmp_path.glob("logs/version_*"))
+    assert len(versions) == 1
+    metrics = pd.read_csv(versions[0] / "metrics.csv")
+    assert metrics["val_f1"].notna().any() and (versions[0] / "checkpoints" / "last.ckpt").is_file()
