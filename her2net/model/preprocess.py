@@ -16,6 +16,10 @@ __all__ = [
 ]
 
 NORMALIZE_PERCENTILES = (1.0, 99.8)
+#: A fill holds over 2 % of the pixels at the image's minimum or maximum ...
+_FILL_FRACTION = 0.02
+#: ... in connected areas of at least 2500 px (50 x 50; an 18-nm label at 0.5 nm/px is ~1000 px).
+_FILL_AREA_PX = 2500
 _MAX_SAMPLE = 1 << 20  # percentiles from at most ~1 M pixels (bounded memory on huge images)
 
 
@@ -55,16 +59,52 @@ def normalize_image(image: np.ndarray, *, polarity: str = "bright",
         raise InputError(f"image must be 2-D, got shape {image.shape}")
     sign = -1.0 if polarity == "dark" else 1.0
     step = max(1, int(np.ceil(np.sqrt(image.size / _MAX_SAMPLE))))
-    sample = sign * np.asarray(image[::step, ::step], dtype=np.float32)
+    out = np.asarray(image, dtype=np.float32) * np.float32(sign)
+    fill = _fill_areas(out, _fill_candidates(out[::step, ::step]))
+    sample = out[::step, ::step]
+    sample = sample[~fill[::step, ::step]] if fill is not None else sample.ravel()
     low, high = np.percentile(sample, percentiles)
     scale = float(high - low)
     if not np.isfinite(scale) or scale <= 0:
         low, high = float(sample.min()), float(sample.max())
         scale = float(high - low) or 1.0
-    out = np.asarray(image, dtype=np.float32) * np.float32(sign)
+    if fill is not None:
+        # A constant fill (a border of zeros after a rotation or a montage, an area set to 0
+        # outside the cell): shown as the background, so that neither its level (which would
+        # set the percentiles) nor its edge looks like anything.
+        out[fill] = np.float32(np.median(sample))
     out -= np.float32(low)
     out *= np.float32(1.0 / scale)
     return out
+
+
+def _fill_candidates(sample: np.ndarray) -> list:
+    """The sample's minimum and maximum where either holds over ``_FILL_FRACTION`` of it.
+
+    A micrograph's extreme values are rare; a constant fill makes one of them common (so do
+    Poisson zeros of a faint image and heavy saturation: :func:`_fill_areas` keeps only large
+    connected areas).
+    """
+    return [value for value in dict.fromkeys((float(sample.min()), float(sample.max())))
+            if np.count_nonzero(sample == value) > _FILL_FRACTION * sample.size]
+
+
+def _fill_areas(image: np.ndarray, candidates) -> np.ndarray | None:
+    """Pixels in connected areas of one of the ``candidates`` values larger than
+    ``_FILL_AREA_PX``, or None when there is none (then nothing is a fill: Poisson zeros of a
+    faint image, saturated label cores)."""
+    if not candidates:
+        return None
+    from scipy import ndimage
+
+    labels, n = ndimage.label(np.isin(image, candidates))
+    if n == 0:
+        return None
+    large = np.bincount(labels.ravel()) >= _FILL_AREA_PX
+    large[0] = False
+    if not large.any():
+        return None
+    return large[labels]
 
 
 def resampled_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:

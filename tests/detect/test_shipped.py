@@ -166,3 +166,19 @@ def test_a_run_of_sparse_replicas_takes_the_polarity_of_the_run(shipped_model, t
         found = result.detections[result.detections["image"] == item.name]
         np.testing.assert_allclose(found[["x_px", "y_px"]].to_numpy(),
                                    given[["x_px", "y_px"]].to_numpy())
+
+
+def test_a_border_of_zeros_does_not_hide_the_labels(shipped_model):
+    # Padding after a rotation or a montage, or an area zeroed outside the cell, far below the
+    # image's own range: it used to set the normalisation's low percentile and squeeze the
+    # image into a sliver of it (recall 0.22 on such images).
+    image, points, _ = simulate_tile(np.random.default_rng([0, 33]), 512, pixel_size_nm=1.0,
+                                     polarity="bright", label="gold", gold_diameters_nm=(6.0, 12.0),
+                                     matched_snr=25.0, density_per_um2=150.0)
+    image = image.copy()
+    image[:, :80] = 0
+    points = points[points[:, 0] > 83]
+    found = detect(image, pixel_size_nm=1.0, model=shipped_model, polarity="bright")
+    pairs, _ = match_points(found[["x_px", "y_px"]].to_numpy(), points, tolerance=TOLERANCE_NM)
+    assert len(points) > 20 and len(pairs) >= 0.9 * len(points)
+    assert len(found) <= 1.15 * len(points)

@@ -39,6 +39,29 @@ def test_normalize_is_gain_offset_invariant_and_inverts_dark():
         normalize_image(image, polarity="up")
 
 
+def test_normalize_ignores_a_constant_fill_but_not_poisson_zeros_or_saturated_labels():
+    rng = np.random.default_rng(2)
+    image = rng.normal(1400, 20, (256, 256))
+    image[100:103, 100:103] += 300  # a label
+    plain = normalize_image(image)
+    filled = image.copy()
+    filled[:, :60] = 0  # a border of zeros (23 % of the image, far below its range)
+    out = normalize_image(filled)
+    # The rest of the image is normalised as without the fill, and the fill reads as background.
+    np.testing.assert_allclose(out[:, 60:], plain[:, 60:], atol=0.02)
+    assert abs(float(np.median(out[:, :60])) - float(np.median(plain))) < 0.02
+    # A faint image's many Poisson zeros are data, not a fill: nothing changes.
+    counts = rng.poisson(1.5, (256, 256)).astype(float)
+    manual = (counts - np.percentile(counts, 1.0)) / np.ptp(np.percentile(counts, (1.0, 99.8)))
+    np.testing.assert_allclose(normalize_image(counts), manual, atol=1e-5)
+    # Saturated label cores that share the image's minimum stay (bright-field, 8-bit).
+    bf = np.clip(rng.normal(200, 5, (128, 128)), 0, 255)
+    for y, x in ((30, 30), (60, 90), (100, 40)):
+        bf[y - 4:y + 5, x - 4:x + 5] = 0
+    dark = normalize_image(bf, polarity="dark")
+    assert dark[30, 30] == dark.max() and dark[30, 30] > 0.9 > float(np.median(dark)) + 0.5
+
+
 def test_resample_keeps_a_spot_where_the_coordinate_mapping_says():
     image = np.zeros((40, 60), np.float32)
     yy, xx = np.mgrid[:40, :60]
