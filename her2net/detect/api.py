@@ -117,6 +117,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.postprocess import (EDGE_NM, auto_threshold, edge_distance_nm,
                                             image_threshold, passes_threshold)
     from her2net.detect.refine import background_fit_weight, refine_centres
+    from her2net.detect.spikes import remove_spikes
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
     decided = polarity if isinstance(polarity, PolarityDecision) else None
@@ -130,6 +131,9 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
             f"{name}: pixel size unknown (the file does not store it); give it with "
             "--pixel-size NM (pixel_size_nm=... in Python) or a manifest's pixel_size_nm column"
         )
+    data, n_spikes = remove_spikes(data)
+    if n_spikes:
+        logger.info("%s: %d isolated hot pixels replaced by their neighbours' mean", name, n_spikes)
     model = resolve_model(model, device=device)
     thr, relative = threshold_rule(threshold, model)
     runner = get_runner(model.net, device=device, precision=precision)
@@ -231,6 +235,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "precision": runner.precision,
         "detections": int(len(table)),
         "refined": n_refined,
+        "hot_pixels_replaced": n_spikes,
         "refine_fit_weight": round(fit_weight, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
