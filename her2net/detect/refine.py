@@ -1,26 +1,26 @@
 """Sub-pixel refinement of label centres by a local Gaussian fit on the original image.
 
 The network's offsets give centres to a fraction of a pixel; at good signal a fit to the pixels
-themselves does better, and the two errors are only partly correlated. For every detection a
-round Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitted by a few
-Gauss-Newton steps to the pixels around it (all detections at once, vectorised). The width ``s``
-starts from the detection's second-moment size (a Gaussian with second moment m2 = 2 s^2) and is
-fitted too, within 0.5-2x of that start: for a round spot the width and the centre carry
-independent information, so freeing the width costs the centre nothing, and a width fixed from
-the measured diameter (which blur and noise bias) cost up to 11 % of RMSE. The window spans 2 ``s``
-and pixels nearer to another detection are left out (a Voronoi mask), so a dimer partner does not
-pull the fit. The refined centre is a weighted mean of the network's and the fit's
-(``fit_weight``); where the fit fails (no spot of the label's polarity, a singular system) or the
-two disagree by more than 0.3 ``s`` (something else in the window pulls the fit), the network's
-centre is kept.
+themselves does better, and the two errors are only partly correlated. For every detection a round
+Gaussian spot on a flat background, ``b + a * exp(-r^2 / 2 s^2)``, is fitted by a few Gauss-Newton
+steps to the pixels around it (all detections at once, vectorised). The width ``s`` starts from the
+detection's second-moment size (a Gaussian with second moment m2 = 2 s^2) and is fitted too, within
+0.5-2x of that start: for a round spot the width and the centre carry independent information, so
+freeing the width costs the centre nothing, and a width fixed from the measured diameter (which
+blur and noise bias) cost up to 11 % of RMSE. The window spans 3 ``s`` (2 ``s`` left out about 9 %
+of a faint spot's position information), and pixels nearer to another detection are left out (a
+Voronoi mask), so a dimer partner does not pull the fit. The refined centre is a weighted mean of
+the network's and the fit's (``fit_weight``); where the fit fails (no spot of the label's polarity,
+a singular system) or the two disagree by more than 0.3 ``s`` (something else in the window pulls
+the fit), the network's centre is kept.
 
 On clean simulated images (labels on a smooth background, two simulators) the fit lowers the
-localisation RMSE by 10-30 % at good signal (to within 8-10 % of the Cramer-Rao bound on
-the second simulator's 100-count images); among clutter (debris, texture, membrane particles) it
-raised it by up to 12 %, because the flat-background model is wrong there. So ``detect`` gives
-the fit less weight the more structured the background is (:func:`background_fit_weight`, from
-the image's :func:`~her2net.detect.noise_floor.white_noise_index`): 0.75 on white noise, down to
-0 on strongly cluttered images (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
+localisation RMSE by 10-30 % at good signal (to within 7-8 % of the Cramer-Rao bound on the second
+simulator's 100- and 200-count images); among clutter (debris, texture, membrane particles) it
+raised it by up to 12 %, because the flat-background model is wrong there. So ``detect`` gives the
+fit less weight the more structured the background is (:func:`background_fit_weight`, from the
+image's :func:`~her2net.detect.noise_floor.white_noise_index`): 0.75 on white noise, down to 0 on
+strongly cluttered images (``python -m benchmarks.bench_refine``, ``docs/detect.md``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _DEFAULT_DIAMETER_NM = 10.0
 _ITERATIONS = 6
 _MIN_PIXELS = 8  # pixels a fit of five parameters needs
 _WIDTH_RANGE = (0.5, 2.0)  # the fitted width, relative to the one from the measured diameter
-_WINDOW_SIGMAS = 2.0
+_WINDOW_SIGMAS = 3.0
 _MAX_MOVE = 0.3  # fit and network must agree within 0.3 spot widths
 _CHUNK_ELEMENTS = 4e6
 #: The fit's share of the refined centre where the background is white noise.
@@ -175,7 +175,7 @@ def refine_centres(image: np.ndarray, points: np.ndarray, *, pixel_size_nm: floa
     >>> refined, fitted = refine_centres(image, np.array([[20.0, 26.0]]), pixel_size_nm=1.0,
     ...                                  diameter_nm=[2.5 * np.sqrt(20)])
     >>> np.round(refined, 2), fitted
-    (array([[20.23, 25.7 ]]), array([ True]))
+    (array([[20.22, 25.7 ]]), array([ True]))
     """
     if not 0.0 <= fit_weight <= 1.0:
         raise ValueError(f"fit_weight must be in [0, 1], got {fit_weight!r}")
