@@ -172,3 +172,25 @@ def test_runs_without_dimers_do_not_fit_a_spacing_that_invents_them(caplog):
     assert not result.settings["spacing_fitted"] and result.settings["spacing_nm"] == [20.0, 5.0]
     assert "dimer-rich" not in set(result.cells["call"])
     assert (result.cells["dimer_fraction"] < 0.5).all(), result.cells
+
+
+def test_dense_cells_are_named_with_a_warning(caplog):
+    # A cell at 1300 labels/um^2 (lambda d^2 = 0.135 with 10.2-nm labels) and one at 400 (0.042):
+    # only the dense one is flagged, in the log, the settings (summary.json) and the report.
+    from her2net.analyze import Window, dimer_pattern
+    from her2net.report import build_report
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for cell, density in (("dense", 1300.0), ("sparse", 400.0)):
+        window = Window(np.ones((300, 300), bool), 2.0)
+        xy = dimer_pattern(window, n_receptors=int(density * window.area_um2), dimer_fraction=0.3,
+                           rng=rng).points_nm
+        rows.append(pd.DataFrame({"image": f"{cell}.tif", "cell": cell, "x_px": xy[:, 0] / 2,
+                                  "y_px": xy[:, 1] / 2, "x_nm": xy[:, 0], "y_nm": xy[:, 1],
+                                  "diameter_nm": 10.2}))
+    with caplog.at_level("WARNING"):
+        result = analyze_cells(pd.concat(rows), None, settings=AnalysisSettings(simulations=19))
+    assert result.settings["dense_cells"] == ["dense"]
+    assert "1 of 2 cells are dense (dense;" in caplog.text
+    assert "Dense membrane:</b> 1 cell(s) (dense)" in build_report(result, plots={})
