@@ -38,6 +38,7 @@ BENCHMARKS = (
     ("bench_refine.py", [], ["--n-images", "2"]),
     ("bench_label_size.py", [], ["--n-images", "1", "--size", "256"]),
     ("bench_robustness.py", [], ["--n-images", "1", "--size", "256"]),
+    ("bench_pair_resolution.py", [], ["--n-images", "1"]),
     ("bench_speed_vs_peers.py", [], ["--size", "1024", "--repeats", "1"]),
     ("bench_pipeline_dimer_fraction.py", [], ["--cells", "3", "--calibration-cells", "1",
                                               "--results", "/tmp/her2net-quick-dimer.csv"]),
