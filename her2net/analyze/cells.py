@@ -265,11 +265,12 @@ def _dense_cells(cells: pd.DataFrame, regions: pd.DataFrame, hard_core_nm: float
     if len(dense):
         worst = dense.idxmax()
         names = ", ".join(dense.index[:5]) + (f" and {len(dense) - 5} more" if len(dense) > 5 else "")
-        logger.warning("%d of %d cells are dense (%s; up to %.0f labels/um^2 in %s, hard core %.1f nm): "
+        logger.warning("%d of %d cells are dense (%s; densest %s, whose labels sit at %.0f labels/um^2 "
+                       "on average, hard core %.1f nm): "
                        "chance neighbours outnumber partners there and dimer_fraction reads high "
                        "(+0.05 to +0.2 on simulated cells at 800-1600 labels/um^2); compare such cells "
                        "with each other rather than with sparse ones (docs/analysis.md, 'Dense "
-                       "membrane')", len(dense), len(analysed), names, density[worst], worst,
+                       "membrane')", len(dense), len(analysed), names, worst, density[worst],
                        hard_core_nm)
     return [str(c) for c in dense.index]
 
