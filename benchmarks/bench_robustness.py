@@ -4,8 +4,9 @@ Usage (from the repository root)::
 
     python -m benchmarks.bench_robustness [--n-images 4] [--size 512]
 
-For two kinds of image from her2net's simulator (a bright-field section with dark 6/12-nm gold;
-liquid STEM with bright gold; matched SNR 25, 150 labels/um^2, 1 nm/px) ``--n-images`` scenes
+For three kinds of image from her2net's simulator (a bright-field section and a freeze-fracture
+replica with dark 6/12-nm gold; liquid STEM with bright gold; matched SNR 25, 150 labels/um^2,
+1 nm/px) ``--n-images`` scenes
 are detected by the shipped checkpoint as they are and after one change each:
 
 * a border of zeros over the left 15 % (padding after a rotation or a montage, an area zeroed
@@ -34,6 +35,7 @@ from benchmarks.common import format_table  # noqa: E402
 
 KINDS = {
     "BF section, dark gold": dict(polarity="dark", specimen="section"),
+    "BF replica, dark gold": dict(polarity="dark", specimen="replica"),
     "liquid STEM, bright gold": dict(polarity="bright"),
 }
 SEED = 33
