@@ -2,17 +2,17 @@
 
 Usage (from the repository root)::
 
-    python -m benchmarks.bench_pair_resolution [--n-images 8]
+    python -m benchmarks.bench_pair_resolution [--n-images 8] [--drawn-blur] [--checkpoint X.pt]
 
-Issue 5 asks the detector to resolve two labels whose centres are 1.3 label diameters apart:
-dimers are the whole point. Clean scenes of her2net's simulator (labels on a smooth background,
-blur and shot noise only; matched SNR 30), 256 nm wide, in which most labels sit in close pairs
+Issue 5 asks the detector to resolve two labels whose centres are 1.3 label diameters apart: dimers
+are the whole point. Clean scenes of her2net's simulator (labels on a smooth background, blur and
+shot noise only; matched SNR 30), 256 nm wide, in which most labels sit in close pairs
 (``dimer_fraction`` 0.6, every dimer a close pair at 1.15-1.5 x its diameter, as the simulator
-draws them; microscope blur 1 nm sd, see ``FIXED_BLUR``), for each polarity (liquid STEM, bright-field sections), label size and pixel size.
-The shipped checkpoint with ``threshold='auto'``; one-to-one matching within 4 nm. Per
-separation (centre distance / diameter) the share of pairs with both labels found, beside the
-share of isolated labels (no other label within 3 diameters) found in the same images: where the
-two agree, closeness costs nothing.
+draws them; microscope blur 1 nm sd, see ``FIXED_BLUR``), for each polarity (liquid STEM,
+bright-field sections), label size and pixel size. The shipped checkpoint (or ``--checkpoint``)
+with ``threshold='auto'``; one-to-one matching within 4 nm. Per separation (centre distance /
+diameter) the share of pairs with both labels found, beside the share of isolated labels (no other
+label within 3 diameters) found in the same images: where the two agree, closeness costs nothing.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ CALLS = ("dimer-depleted", "undetermined", "dimer-rich", "too-few-labels")
 #: Label density times hard core squared (λ d², dimensionless; λ label-weighted over a cell's
 #: windows) above which dimer_fraction reads high: chance neighbours then outnumber partners and
 #: the estimate hangs on how labels exclude each other (docs/analysis.md, "Dense membrane"). 0.08
-#: is about 800 labels/µm² for 10-nm gold; on simulated cells the bias is +0.05-0.1 there and
-#: +0.1-0.2 at 1100-1600 labels/µm².
+#: is about 800 labels/µm² for 10-nm gold; on simulated cells the mean bias is +0.05-0.1 at
+#: 800-1400 labels/µm² and +0.15 at 1400-1600, single cells up to +0.21.
 DENSE_LAMBDA_D2 = 0.08
 CELL_COLUMNS = ["cell", "n_images", "n_labels", "area_um2", "density_per_um2", "n_monomers", "n_dimers",
                 "n_clusters", "paired_fraction_observed", "paired_fraction_random", "dimer_fraction",
@@ -268,7 +268,8 @@ def _dense_cells(cells: pd.DataFrame, regions: pd.DataFrame, hard_core_nm: float
         logger.warning("%d of %d cells are dense (%s; densest %s, whose labels sit at %.0f labels/um^2 "
                        "on average, hard core %.1f nm): "
                        "chance neighbours outnumber partners there and dimer_fraction reads high "
-                       "(+0.05 to +0.2 on simulated cells at 800-1600 labels/um^2); compare such cells "
+                       "(on simulated cells at 800-1600 labels/um^2 by +0.05 to +0.15 on average, single "
+                       "cells up to +0.21); compare such cells "
                        "with each other rather than with sparse ones (docs/analysis.md, 'Dense "
                        "membrane')", len(dense), len(analysed), names, worst, density[worst],
                        hard_core_nm)

@@ -184,11 +184,13 @@ def build_report(result, *, plots: dict[str, bytes] | None = None, max_cell_plot
     dense = settings.get("dense_cells") or []
     if dense:
         parts.append(
-            f"<p class='note'><b>Dense membrane:</b> {len(dense)} cell(s) ({html.escape(', '.join(dense[:10]))}"
-            f"{' ...' if len(dense) > 10 else ''}) have windows denser than about "
+            f"<p class='note'><b>Dense membrane:</b> {len(dense)} cell(s) "
+            f"({html.escape(', '.join(dense[:10]))}{' ...' if len(dense) > 10 else ''}) have windows "
+            "denser than about "
             f"{DENSE_LAMBDA_D2 / max(settings['min_distance_nm'], 1e-9) ** 2 * 1e6:.0f} labels/µm² "
             f"(hard core {settings['min_distance_nm']:.1f} nm). There chance neighbours outnumber "
-            "partners and the dimer fraction reads high (by 0.05-0.2 on simulated cells): compare "
+            "partners and the dimer fraction reads high (on simulated cells by 0.05-0.15 on average, "
+            "single cells up to 0.21): compare "
             "these cells with each other rather than with sparse ones.</p>")
     parts.append("<h2>Population</h2>")
     plots["dimer_fraction_histogram.png"] = histogram_png(cells, threshold=settings["call_threshold"])
