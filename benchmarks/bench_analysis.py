@@ -127,10 +127,24 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
             "absent_depleted_ge300": f"{int((big['call'] == 'dimer-depleted').sum())}/{len(big)}",
             "flagged_dense": int(t["flagged_dense"].sum()),
             "flagged_dense_bias": err[t["flagged_dense"]].mean() if t["flagged_dense"].any() else float("nan"),
+            "spearman_r": t["true_fraction"].corr(t["dimer_fraction"], method="spearman"),
             "NN_rule_MAE": nn.abs().mean(),
             "cpu_s_per_cell": t["cpu_s_per_cell"].iloc[0],
         })
     return pd.DataFrame(rows)
+
+
+def error_by_density(table: pd.DataFrame, step_per_um2: float = 200.0) -> pd.DataFrame:
+    """Mean error of dimer_fraction per scenario and density band of ``step_per_um2``."""
+    band = (table["density_per_um2"] // step_per_um2) * step_per_um2
+    err = table["dimer_fraction"] - table["true_fraction"]
+    out = err.groupby([table["scenario"], band.rename("density_from_per_um2")], sort=False).agg(["mean", "count"])
+    out = out.rename(columns={"mean": "mean_error", "count": "cells"}).reset_index()
+    order = {s: i for i, s in enumerate(table["scenario"].unique())}
+    def key(column):
+        return column.map(order) if column.name == "scenario" else column
+
+    return out.sort_values(["scenario", "density_from_per_um2"], key=key, ignore_index=True)
 
 
 def timing(seed: int, simulations: int, workers: int = 1) -> dict:
@@ -185,6 +199,8 @@ def main(argv=None) -> int:
     print()
     print(summarise(table).to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else
           summarise(table).to_string(index=False))
+    print("\nMean error of dimer_fraction by label density (bands of 200 labels/µm²):\n")
+    print(error_by_density(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
