@@ -150,8 +150,9 @@ def main(argv=None) -> int:
         args.results.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.results, index=False)
     table = pd.read_csv(args.results)
-    columns = ["particle_contrast", "checkpoint", "n_truth", "precision", "recall", "f1",
+    columns = ["particle_contrast", "gold", "checkpoint", "n_truth", "precision", "recall", "f1",
                "precision_at_recall_0.95", "rmse_nm"]
+    columns = [c for c in columns if c in table.columns]  # tables from before the gold rows
     print(f"\nReplicas before and after fine-tuning ({table['fine_tune'].iloc[0]}; matching within 4 nm)\n")
     print(format_table(table[columns].round({"precision_at_recall_0.95": 3}), floatfmt=".3f"))
     return 0

@@ -15,8 +15,15 @@ shipped checkpoint and calibrated threshold (``threshold='auto'``), polarity giv
 precision, recall and F1 at each method's operating point, ``precision_at_recall_0.95`` is the
 best precision over all score thresholds at which recall is still at least 0.95 (the target's
 form: recall >= 0.95 at precision >= 0.8); for the peers it is read off their scores on the test
-images, which flatters them. One-to-one matching within 4 nm. Rows go to
-``benchmarks/results/replicas.csv``.
+images, which flatters them. One-to-one matching within 4 nm.
+
+Each condition is scored three times (column ``gold``): on all the gold (``6+12``), and on each
+size alone (``6 nm``, ``12 nm``): the labels of the other size are dropped from the truth, and so
+are the detections matched to them (at the lowest threshold), so that the row reads as if only
+that size had been used; the membrane particles' false detections count in every row.
+``--set NAME=VALUE`` fixes any other simulator parameter for calibration and test images alike
+(for example ``--set texture=0.03 gold_mfp_nm=6 tail_weight=0``: a weak Pt/C grain, opaque gold,
+no PSF tail); ``--threshold P`` runs her2net at a fixed threshold instead. Rows go to ``benchmarks/results/replicas.csv``.
 """
 
 from __future__ import annotations
@@ -29,16 +36,20 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks.common import (Timer, add_peer_arguments, format_table, replica_set,  # noqa: E402
-                               score, setup_logging)
+from benchmarks.common import (TOLERANCE_NM, Sample, Timer, add_peer_arguments,  # noqa: E402
+                               format_table, replica_set, score, setup_logging)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replicas.csv"
 CAL_SEED, TEST_SEED = 55, 99
 #: Particle peak contrast relative to the faintest gold; None: the simulator's own draw.
 PARTICLE_CONTRASTS = (None, 0.5, 0.3, 0.2)
 TARGET_RECALL = 0.95
+#: Gold sizes scored apart: a label is ``6 nm`` below this diameter, ``12 nm`` above.
+SIZE_SPLIT_NM = 9.0
+GOLD_ROWS = ("6+12", "6 nm", "12 nm")
 
 
 def precision_at_recall(pr_curve: pd.DataFrame | None, recall: float = TARGET_RECALL) -> float:
@@ -49,49 +60,114 @@ def precision_at_recall(pr_curve: pd.DataFrame | None, recall: float = TARGET_RE
     return float(ok["precision"].max()) if len(ok) else 0.0
 
 
+def _is_size(sample: Sample, gold: str) -> np.ndarray:
+    """Which of ``sample``'s labels belong to the ``gold`` row."""
+    diameter = np.asarray(sample.metadata["diameter_nm"], dtype=float)
+    if gold == "6+12":
+        return np.ones(len(diameter), dtype=bool)
+    return diameter < SIZE_SPLIT_NM if gold == "6 nm" else diameter >= SIZE_SPLIT_NM
+
+
+def one_size(samples, permissive: pd.DataFrame, gold: str):
+    """Samples holding only the ``gold`` labels, and a filter for detections of those samples.
+
+    The filter drops the detections that ``permissive`` (the same method's detections at its
+    lowest threshold) matches to a label of the other size.
+    """
+    from her2net.evaluate.metrics import match_image
+
+    if gold == "6+12":
+        return samples, lambda frame: frame
+    kept, set_aside = [], set()
+    for sample in samples:
+        keep = _is_size(sample, gold)
+        meta = {k: (np.asarray(v)[keep] if np.ndim(v) == 1 and len(v) == len(keep) else v)
+                for k, v in sample.metadata.items()}
+        kept.append(Sample(sample.name, sample.image, sample.points_px[keep],
+                           sample.pixel_size_nm, sample.polarity, meta))
+        found = permissive[permissive["image"] == sample.name]
+        other = sample.points_px[~keep] * sample.pixel_size_nm
+        det_to_truth, _, _ = match_image(found[["x_nm", "y_nm"]].to_numpy(float), other,
+                                         tolerance_nm=TOLERANCE_NM)
+        rows = found[det_to_truth >= 0]
+        set_aside |= set(zip(rows["image"], rows["x_nm"].round(6), rows["y_nm"].round(6)))
+
+    def without_other_size(frame: pd.DataFrame) -> pd.DataFrame:
+        keys = zip(frame["image"], frame["x_nm"].round(6), frame["y_nm"].round(6))
+        return frame[[k not in set_aside for k in keys]]
+
+    return kept, without_other_size
+
+
 def run(n_calibration: int, n_test: int, methods, checkpoint=None,
-        contrasts=PARTICLE_CONTRASTS) -> pd.DataFrame:
+        contrasts=PARTICLE_CONTRASTS, overrides=None, her2net_threshold="auto") -> pd.DataFrame:
     from benchmarks.peers import PEERS, Her2net, calibrate, detect_set
 
     detectors = [Her2net(checkpoint=checkpoint) if m == "her2net" else PEERS[m]() for m in methods]
     rows = []
     for contrast in contrasts:
         name = "drawn (0.1-0.6)" if contrast is None else f"{contrast:g}"
-        cal = replica_set(n_calibration, CAL_SEED, particle_contrast=contrast)
-        test = replica_set(n_test, TEST_SEED, particle_contrast=contrast)
+        cal = replica_set(n_calibration, CAL_SEED, particle_contrast=contrast, overrides=overrides)
+        test = replica_set(n_test, TEST_SEED, particle_contrast=contrast, overrides=overrides)
         for method in detectors:
             with Timer() as t:
                 if method.name == "her2net":
-                    params = {"threshold": "auto"}
+                    params = {"threshold": her2net_threshold}
                     # All peaks down to a low threshold, for the precision-recall curve.
-                    curve = score(detect_set(method, test, {"threshold": 0.1}), test,
-                                  n_thresholds=60).pr_curve
+                    permissive = detect_set(method, test, {"threshold": 0.1})
                 else:
                     params = calibrate(method, cal)[0]
-                    permissive = {**params, "threshold": None}
-                    curve = score(detect_set(method, test, permissive), test,
-                                  n_thresholds=60).pr_curve
+                    permissive = detect_set(method, test, {**params, "threshold": None})
                 found = detect_set(method, test, params)
-            s = score(found.drop(columns="score"), test).summary
-            rows.append({"particle_contrast": name, "method": method.name,
-                         "n_truth": s["n_truth"], "precision": s["precision"],
-                         "recall": s["recall"], "f1": s["f1"],
-                         "precision_at_recall_0.95": precision_at_recall(curve),
-                         "rmse_nm": s["rmse_nm"], "params": repr(params)})
-            logging.info("particles %-16s %-8s F1 %.3f (P %.3f R %.3f) P@R0.95 %.3f [%.0f s]",
-                         name, method.name, s["f1"], s["precision"], s["recall"],
-                         rows[-1]["precision_at_recall_0.95"], t.seconds)
+            for gold in GOLD_ROWS:
+                truth, keep = one_size(test, permissive, gold)
+                curve = score(keep(permissive), truth, n_thresholds=60).pr_curve
+                s = score(keep(found).drop(columns="score"), truth).summary
+                rows.append({"particle_contrast": name, "gold": gold, "method": method.name,
+                             "n_truth": s["n_truth"], "precision": s["precision"],
+                             "recall": s["recall"], "f1": s["f1"],
+                             "precision_at_recall_0.95": precision_at_recall(curve),
+                             "rmse_nm": s["rmse_nm"], "params": repr(params)})
+                logging.info("particles %-16s gold %-5s %-8s F1 %.3f (P %.3f R %.3f) "
+                             "P@R0.95 %.3f [%.0f s]", name, gold, method.name, s["f1"],
+                             s["precision"], s["recall"], rows[-1]["precision_at_recall_0.95"],
+                             t.seconds)
     return pd.DataFrame(rows)
+
+
+def _parse_overrides(items) -> dict:
+    """``NAME=VALUE`` strings as simulator overrides (VALUE read as a number where it is one)."""
+    from her2net.simulate import PARAM_NAMES
+
+    out = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or name not in PARAM_NAMES:
+            raise SystemExit(f"--set {item}: expected NAME=VALUE with NAME a simulator parameter "
+                             f"(her2net.simulate.PARAM_NAMES)")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            out[name] = value
+    return out
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_peer_arguments(parser, results=RESULTS, n_test=24)
+    parser.add_argument("--set", nargs="+", metavar="NAME=VALUE", default=None,
+                        help="fix simulator parameters of every image (give --results elsewhere "
+                             "to keep the stored rows)")
+    parser.add_argument("--threshold", default="auto", metavar="auto|P",
+                        help="her2net's operating point (default: its calibrated 'auto')")
     args = parser.parse_args(argv)
+    overrides = _parse_overrides(args.set)
+    threshold = args.threshold if args.threshold == "auto" else float(args.threshold)
     setup_logging()
     if not args.print_only:
         with Timer() as total:
-            table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint)
+            table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint,
+                        overrides=overrides, her2net_threshold=threshold)
         logging.info("total %.0f s", total.seconds)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.results, index=False)

@@ -126,17 +126,21 @@ def make_set(condition: Condition, *, n_images: int, seed: int, fov_nm: float = 
 
 
 def replica_set(n_images: int, seed: int, *, particle_contrast: float | None = None,
-                size_px: int = 320, pixel_size_nm: float = 1.2, matched_snr: float = 30.0) -> list:
+                size_px: int = 320, pixel_size_nm: float = 1.2, matched_snr: float = 30.0,
+                overrides: dict | None = None) -> list:
     """Bright-field TEM freeze-fracture replicas: 6- and 12-nm gold among shadowed particles.
 
     Everything but the specimen, the label sizes and the dose is drawn at random (membrane
     particles 500-5000/um^2, Pt/C grain, shadow direction and length, blur, 8-bit export...).
     ``particle_contrast`` fixes the particles' peak contrast relative to the faintest gold's
-    (the simulator draws it in 0.1-0.6 otherwise).
+    (the simulator draws it in 0.1-0.6 otherwise); ``overrides`` fixes any other simulator
+    parameter (names of :data:`her2net.simulate.params.PARAM_NAMES`, e.g. ``{"texture": 0.03}``).
     """
     from her2net.simulate import simulate_tile
 
-    extra = {} if particle_contrast is None else {"particle_contrast": float(particle_contrast)}
+    extra = dict(overrides or {})
+    if particle_contrast is not None:
+        extra["particle_contrast"] = float(particle_contrast)
     samples = []
     for i in range(n_images):
         image, points, meta = simulate_tile(np.random.default_rng([seed, i]), size_px, pixel_size_nm,
