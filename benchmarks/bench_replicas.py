@@ -23,7 +23,8 @@ are the detections matched to them (at the lowest threshold), so that the row re
 that size had been used; the membrane particles' false detections count in every row.
 ``--set NAME=VALUE`` fixes any other simulator parameter for calibration and test images alike
 (for example ``--set texture=0.03 gold_mfp_nm=6 tail_weight=0``: a weak Pt/C grain, opaque gold,
-no PSF tail); ``--threshold P`` runs her2net at a fixed threshold instead. Rows go to ``benchmarks/results/replicas.csv``.
+no PSF tail); ``--threshold P`` runs her2net at a fixed threshold instead. Rows go to
+``benchmarks/results/replicas.csv``.
 """
 
 from __future__ import annotations
@@ -61,10 +62,8 @@ def precision_at_recall(pr_curve: pd.DataFrame | None, recall: float = TARGET_RE
 
 
 def _is_size(sample: Sample, gold: str) -> np.ndarray:
-    """Which of ``sample``'s labels belong to the ``gold`` row."""
+    """Which of ``sample``'s labels belong to the ``gold`` row ('6 nm' or '12 nm')."""
     diameter = np.asarray(sample.metadata["diameter_nm"], dtype=float)
-    if gold == "6+12":
-        return np.ones(len(diameter), dtype=bool)
     return diameter < SIZE_SPLIT_NM if gold == "6 nm" else diameter >= SIZE_SPLIT_NM
 
 
@@ -152,6 +151,16 @@ def _parse_overrides(items) -> dict:
     return out
 
 
+def _threshold(value: str):
+    """'auto' or a probability, for ``--threshold``."""
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {value!r}") from None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_peer_arguments(parser, results=RESULTS, n_test=24)
@@ -159,15 +168,15 @@ def main(argv=None) -> int:
                         help="fix simulator parameters of every image (give --results elsewhere "
                              "to keep the stored rows)")
     parser.add_argument("--threshold", default="auto", metavar="auto|P",
+                        type=_threshold,
                         help="her2net's operating point (default: its calibrated 'auto')")
     args = parser.parse_args(argv)
     overrides = _parse_overrides(args.set)
-    threshold = args.threshold if args.threshold == "auto" else float(args.threshold)
     setup_logging()
     if not args.print_only:
         with Timer() as total:
             table = run(args.n_calibration, args.n_test, args.methods, args.checkpoint,
-                        overrides=overrides, her2net_threshold=threshold)
+                        overrides=overrides, her2net_threshold=args.threshold)
         logging.info("total %.0f s", total.seconds)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.results, index=False)
