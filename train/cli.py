@@ -15,11 +15,15 @@ __all__ = ["Her2netCLI", "run_cli", "find_last_checkpoint"]
 
 class Her2netCLI(LightningCLI):
     """LightningCLI that keeps the model's and the data's native pixel size in one place,
-    resumes ``--ckpt_path last`` from the newest ``last.ckpt`` of the run's folder, and reads the
-    data before the logger makes a run folder (bad input leaves no empty ``version_N``)."""
+    rebuilds the training loader every epoch (new tiles each epoch), resumes ``--ckpt_path
+    last`` from the newest ``last.ckpt`` of the run's folder, and reads the data before the
+    logger makes a run folder (bad input leaves no empty ``version_N``)."""
 
     def add_arguments_to_parser(self, parser):
         parser.link_arguments("data.pixel_size_nm", "model.pixel_size_nm")
+        # Tiles are drawn from (seed, epoch, index): Lightning builds the training loader once
+        # unless told to rebuild it every epoch, and then every epoch repeats epoch 0's tiles.
+        parser.set_defaults({"trainer.reload_dataloaders_every_n_epochs": 1})
 
     def before_fit(self):
         config = self.config_init[self.subcommand]

@@ -127,6 +127,11 @@ class TileDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        if self.trainer is not None and self.trainer.reload_dataloaders_every_n_epochs != 1:
+            # Called once per fit then: every epoch would see epoch 0's tiles again.
+            logger.warning("Trainer(reload_dataloaders_every_n_epochs=%d): the training tiles of "
+                           "epoch 0 repeat every epoch; set it to 1 (python -m train does) for "
+                           "new tiles each epoch", self.trainer.reload_dataloaders_every_n_epochs)
         self.train_set.set_epoch(epoch)
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=False,
                           num_workers=self.hparams.num_workers, drop_last=True,

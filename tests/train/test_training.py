@@ -201,6 +201,29 @@ def test_seeded_runs_repeat_and_a_run_resumes_from_its_last_checkpoint(tmp_path)
         _fit(tmp_path / "empty", "tiny.yaml", "--ckpt_path", "last")
 
 
+def test_every_epoch_trains_on_new_tiles(tmp_path, monkeypatch):
+    # Tiles are drawn from (seed, epoch, index); the loader must be rebuilt each epoch for the
+    # epoch to change (Lightning builds it once by default, and epoch 0's tiles then repeat).
+    from train.datasets import SyntheticTiles
+
+    drawn = []
+    original = SyntheticTiles.__getitem__
+
+    def recording(self, index):
+        sample = original(self, index)
+        if self.length == 8:  # the training tiles, not the 4 validation tiles
+            drawn.append((self.epoch, index, sample["image"].numpy().tobytes()))
+        return sample
+
+    monkeypatch.setattr(SyntheticTiles, "__getitem__", recording)
+    _fit(tmp_path, "tiny.yaml", "--trainer.max_steps", "6", "--data.train_tiles_per_epoch", "8")
+    epochs = sorted({e for e, _, _ in drawn})
+    assert epochs == [0, 1, 2]
+    tiles = {(e, i): image for e, i, image in drawn}
+    assert all(tiles[(0, i)] != tiles[(1, i)] for i in range(8))
+    assert len(set(tiles.values())) == 24
+
+
 def test_bf16_mixed_precision_trains_validates_and_exports(tmp_path):
     # The precision a CUDA run uses (configs: bf16-mixed), here on the CPU: the network's bf16
     # outputs go through the float32 validation (peaks, F1) and the export.
