@@ -34,11 +34,11 @@ RESULTS = Path(__file__).resolve().parent / "results" / "detection_accuracy.csv"
 CAL_SEED, TEST_SEED = 101, 202
 
 
-def _method(name: str, *, spotiflow_model=None):
+def _method(name: str, *, spotiflow_model=None, checkpoint=None):
     from benchmarks.peers import PEERS, Her2net
 
     if name == "her2net":
-        return Her2net()
+        return Her2net(checkpoint=checkpoint)  # None: the shipped checkpoint
     if name == "spotiflow":  # only in the Spotiflow environment (benchmarks/spotiflow_peer.py)
         from benchmarks.spotiflow_peer import SpotiflowPeer
 
@@ -135,13 +135,16 @@ def main(argv=None) -> int:
     parser.add_argument("--pixel-size-range-nm", type=float, nargs=2, default=None,
                         metavar=("LOW", "HIGH"), help="draw each image's pixel size log-uniformly "
                         "in this range (default: one pixel size per condition)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="her2net checkpoint to score (default: the shipped one)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", message="No maxima survived")
     if not args.print_only:
-        methods = [_method(name, spotiflow_model=args.spotiflow_model) for name in args.methods]
+        methods = [_method(name, spotiflow_model=args.spotiflow_model, checkpoint=args.checkpoint)
+                   for name in args.methods]
         rows = []
         with Timer() as total:
             for condition in CONDITIONS:
