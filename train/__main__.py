@@ -1,5 +1,5 @@
-"""``python -m train fit --config configs/synthetic.yaml``, ``python -m train export ...`` and
-``python -m train calibrate ...``.
+"""``python -m train fit --config configs/synthetic.yaml``, ``python -m train export ...``,
+``python -m train calibrate ...`` and ``python -m train average ...``.
 
 Bad input (:class:`her2net.errors.InputError`) ends with one line ``train: error: ...`` on stderr
 and exit status 2.
@@ -28,6 +28,10 @@ def _run(args, *, from_python: bool) -> int:
         from train.calibrate import main as calibrate_main
 
         return calibrate_main(args[1:])
+    if args and args[0] == "average":
+        from train.average import main as average_main
+
+        return average_main(args[1:])
     from train.cli import run_cli
 
     # Run as a program, LightningCLI reads sys.argv itself (given both, it warns).

@@ -5,6 +5,7 @@ from her2net.model.checkpoint import (
     Her2netModel,
     describe_checkpoint,
     load_model,
+    read_checkpoint,
     save_checkpoint,
     shipped_checkpoint_path,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "load_model",
     "save_checkpoint",
     "describe_checkpoint",
+    "read_checkpoint",
     "shipped_checkpoint_path",
     "FORMAT_VERSION",
     "normalize_image",

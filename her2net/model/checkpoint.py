@@ -21,6 +21,7 @@ __all__ = [
     "load_model",
     "save_checkpoint",
     "describe_checkpoint",
+    "read_checkpoint",
     "shipped_checkpoint_path",
     "FORMAT_VERSION",
     "SHIPPED_CHECKPOINT",
@@ -105,6 +106,21 @@ def _read(path: Path) -> dict:
             f"({FORMAT_VERSION}); upgrade her2net"
         )
     return payload
+
+
+def read_checkpoint(path) -> dict:
+    """The stored checkpoint as saved: ``format``, ``format_version``, ``state_dict``, ``metadata``.
+
+    Loaded weights-only; for tools that work on the weights themselves (``python -m train
+    average``). :func:`load_model` is what inference uses.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: missing, unreadable, not a her2net checkpoint, or of a newer
+        format.
+    """
+    return _read(Path(path))
 
 
 def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
