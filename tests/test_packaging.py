@@ -15,10 +15,12 @@ def test_every_subpackage_is_listed_in_pyproject():
     assert "her2net.checkpoints" in listed
 
 
-def test_shipped_checkpoint_is_found_through_the_package_and_small():
-    from her2net.model import shipped_checkpoint_path
+def test_shipped_checkpoints_are_found_through_the_package_and_small():
+    from her2net.model import SHIPPED_CHECKPOINTS, shipped_checkpoint_path
 
-    path = shipped_checkpoint_path()
-    assert path.is_file(), f"{path} missing"
-    assert path.stat().st_size < 20e6
+    paths = [shipped_checkpoint_path(name) for name in SHIPPED_CHECKPOINTS]
+    assert shipped_checkpoint_path() == paths[0]
+    for path in paths:
+        assert path.is_file(), f"{path} missing"
+    assert sum(path.stat().st_size for path in paths) < 20e6
     assert her2net.__version__

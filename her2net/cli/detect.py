@@ -41,7 +41,9 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     """Add every detection option except INPUT and --out (shared with `her2net run`)."""
     group = parser.add_argument_group("detection")
     group.add_argument("--checkpoint", metavar="PATH", default=None,
-                       help="inference checkpoint (default: the shipped her2net-v1.pt)")
+                       help="inference checkpoint (default: the shipped her2net-v1.pt); "
+                            "'replicas': the shipped her2net-v1-replicas.pt, for bright-field "
+                            "TEM of freeze-fracture replicas")
     group.add_argument("--pixel-size", type=_pixel_size, default=None, metavar="NM",
                        help="pixel size in nm; overrides the files' and the manifest's")
     group.add_argument("--frame", type=int, default=None, metavar="N",

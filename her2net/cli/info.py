@@ -13,7 +13,7 @@ def add_parser(subparsers):
         description="Print versions, torch device availability and the shipped checkpoint's metadata.",
     )
     parser.add_argument("--checkpoint", metavar="PATH", default=None,
-                        help="describe this checkpoint instead of the shipped one")
+                        help="describe this checkpoint (a path, or 'replicas') instead of the shipped one")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     return parser
 

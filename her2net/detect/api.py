@@ -23,19 +23,20 @@ _MODELS: dict = {}
 
 
 def resolve_model(model=None, *, device: str = "auto"):
-    """A :class:`her2net.model.Her2netModel` from None (the shipped one), a path, or a model.
+    """A :class:`her2net.model.Her2netModel` from None (the shipped one), a path, the name of a
+    shipped checkpoint ('replicas'), or a model.
 
     Loaded checkpoints are cached by (path, device).
     """
     from her2net.detect.inference import resolve_device
-    from her2net.model import Her2netModel, load_model
+    from her2net.model import Her2netModel, checkpoint_path, load_model
 
     if isinstance(model, Her2netModel):
         return model
     if model is not None and not isinstance(model, (str, Path)):
         raise InputError(f"model must be None, a checkpoint path or a Her2netModel, got {type(model).__name__}")
     device = resolve_device(device)
-    key = (str(Path(model).resolve()) if model is not None else None, device)
+    key = (str(checkpoint_path(model).resolve()), device)
     if key not in _MODELS:
         _MODELS[key] = load_model(model, device=device)
     return _MODELS[key]
@@ -267,7 +268,8 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     pixel_size_nm : float, optional
         Pixel size of the image; overrides the file's. Required for arrays and files without one.
     model : None, str, Path or Her2netModel
-        The detector: None loads the shipped checkpoint (cached).
+        The detector: None loads the shipped checkpoint (cached), 'replicas' the shipped
+        specialist for bright-field TEM of freeze-fracture replicas.
     polarity : {'auto', 'bright', 'dark'}
         Labels brighter (ADF STEM) or darker (bright-field TEM) than the background; 'auto'
         decides from the image.

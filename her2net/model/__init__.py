@@ -2,7 +2,9 @@
 
 from her2net.model.checkpoint import (
     FORMAT_VERSION,
+    SHIPPED_CHECKPOINTS,
     Her2netModel,
+    checkpoint_path,
     describe_checkpoint,
     load_model,
     read_checkpoint,
@@ -27,6 +29,8 @@ __all__ = [
     "describe_checkpoint",
     "read_checkpoint",
     "shipped_checkpoint_path",
+    "checkpoint_path",
+    "SHIPPED_CHECKPOINTS",
     "FORMAT_VERSION",
     "normalize_image",
     "resample_image",

@@ -23,8 +23,10 @@ __all__ = [
     "describe_checkpoint",
     "read_checkpoint",
     "shipped_checkpoint_path",
+    "checkpoint_path",
     "FORMAT_VERSION",
     "SHIPPED_CHECKPOINT",
+    "SHIPPED_CHECKPOINTS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,9 @@ logger = logging.getLogger(__name__)
 FORMAT = "her2net-checkpoint"
 FORMAT_VERSION = 1
 SHIPPED_CHECKPOINT = "her2net-v1.pt"
+# Shipped checkpoints by the name ``--checkpoint`` takes: the general detector, and a specialist
+# for bright-field TEM of freeze-fracture replicas (docs/training.md, "The replica checkpoint").
+SHIPPED_CHECKPOINTS = {"default": SHIPPED_CHECKPOINT, "replicas": "her2net-v1-replicas.pt"}
 
 
 @dataclass
@@ -73,9 +78,34 @@ class Her2netModel:
     device: str = "cpu"
 
 
-def shipped_checkpoint_path() -> Path:
-    """Path of the shipped checkpoint inside the installed package (no network, no cwd)."""
-    return Path(str(resources.files("her2net.checkpoints") / SHIPPED_CHECKPOINT))
+def shipped_checkpoint_path(name: str = "default") -> Path:
+    """Path of a shipped checkpoint inside the installed package (no network, no cwd).
+
+    Parameters
+    ----------
+    name : {'default', 'replicas'}
+        A key of :data:`SHIPPED_CHECKPOINTS`.
+    """
+    if name not in SHIPPED_CHECKPOINTS:
+        raise InputError(f"no shipped checkpoint named {name!r} (shipped: "
+                         f"{', '.join(SHIPPED_CHECKPOINTS)})")
+    return Path(str(resources.files("her2net.checkpoints") / SHIPPED_CHECKPOINTS[name]))
+
+
+def checkpoint_path(path=None) -> Path:
+    """The file ``--checkpoint`` means: None is the default shipped checkpoint, a shipped name
+    ('replicas') that is not a file here is that shipped checkpoint, anything else a path.
+
+    Examples
+    --------
+    >>> checkpoint_path().name, checkpoint_path("replicas").name
+    ('her2net-v1.pt', 'her2net-v1-replicas.pt')
+    """
+    if path is None:
+        return shipped_checkpoint_path()
+    if isinstance(path, str) and path in SHIPPED_CHECKPOINTS and not Path(path).exists():
+        return shipped_checkpoint_path(path)
+    return Path(path)
 
 
 def _read(path: Path) -> dict:
@@ -129,7 +159,8 @@ def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
     Parameters
     ----------
     path : str or Path, optional
-        Checkpoint written by ``python -m train export``.
+        Checkpoint written by ``python -m train export``, or the name of a shipped one
+        ('default', 'replicas'; :func:`checkpoint_path`).
     device : {'cpu', 'cuda', 'cuda:N', 'auto'}
         Where to put the network.
 
@@ -141,7 +172,7 @@ def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
 
     from her2net.model.unet import UNet
 
-    path = Path(path) if path is not None else shipped_checkpoint_path()
+    path = checkpoint_path(path)
     payload = _read(path)
     metadata = payload["metadata"]
     if device == "auto":
@@ -189,7 +220,7 @@ def save_checkpoint(path, net, metadata: dict) -> Path:
 
 def describe_checkpoint(path) -> dict:
     """Metadata of a checkpoint as a dict (with 'status' when it is missing or unreadable)."""
-    path = Path(path)
+    path = checkpoint_path(path)
     if not path.is_file():
         return {"path": str(path), "status": "no such checkpoint file"}
     try:

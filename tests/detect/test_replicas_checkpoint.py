@@ -1,0 +1,43 @@
+"""The shipped replica specialist (``--checkpoint replicas``) on simulated freeze-fracture replicas."""
+
+import numpy as np
+
+from her2net.detect import detect
+from her2net.evaluate import match_points
+from her2net.model import checkpoint_path, load_model
+from her2net.simulate import simulate_tile
+
+PIXEL_SIZE_NM = 1.2
+
+
+def _replicas(n_images=6, seed=4242):
+    """Dark 6- and 12-nm gold among shadowed membrane particles at 0.3 of the gold's contrast."""
+    return [simulate_tile(np.random.default_rng([seed, i]), 320, PIXEL_SIZE_NM, polarity="dark",
+                          specimen="replica", label="gold", gold_diameters_nm=(6.0, 12.0),
+                          matched_snr=30.0, particle_contrast=0.3)[:2] for i in range(n_images)]
+
+
+def _pooled_f1(model, scenes):
+    tp = fp = fn = 0
+    for image, truth in scenes:
+        found = detect(image, model=model, pixel_size_nm=PIXEL_SIZE_NM, polarity="dark",
+                       device="cpu", precision="float32")
+        pairs, _ = match_points(found[["x_px", "y_px"]].to_numpy() * PIXEL_SIZE_NM,
+                                truth * PIXEL_SIZE_NM, tolerance=4.0)
+        tp, fp, fn = tp + len(pairs), fp + len(found) - len(pairs), fn + len(truth) - len(pairs)
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+def test_replicas_is_a_shipped_checkpoint_name():
+    model = load_model("replicas")
+    assert model.path == checkpoint_path("replicas") and model.path.name == "her2net-v1-replicas.pt"
+    assert "freeze-fracture" in model.metadata["specialist"]
+    assert model.noise_peak_rate is not None  # calibrated like the default one
+
+
+def test_replica_specialist_finds_gold_among_membrane_particles_better(shipped_model):
+    scenes = _replicas()
+    assert sum(len(truth) for _, truth in scenes) > 100
+    general, specialist = _pooled_f1(shipped_model, scenes), _pooled_f1(load_model("replicas"), scenes)
+    assert specialist >= 0.88, specialist
+    assert specialist > general + 0.02, (general, specialist)
