@@ -219,7 +219,9 @@ def add_peer_arguments(parser, *, results, n_test: int) -> None:
     parser.add_argument("--n-calibration", type=int, default=3)
     parser.add_argument("--n-test", type=int, default=n_test)
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="her2net checkpoint to score (default: the shipped one); give "
+                        help="her2net checkpoint to score (default: the shipped her2net-v1.pt "
+                             "alone; 'replicas': the replica specialist; 'auto': both, routed "
+                             "per image as `her2net detect` does without --checkpoint); give "
                              "--results elsewhere to keep the stored rows")
     parser.add_argument("--results", type=Path, default=results)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")

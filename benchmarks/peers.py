@@ -152,9 +152,13 @@ class Her2net:
     threshold_acts_inside = True
 
     def __init__(self, *, device: str = "cpu", checkpoint=None):
+        from her2net.detect.api import resolve_model
         from her2net.model import load_model
 
-        self.model = load_model(checkpoint, device=device)  # None: the shipped checkpoint
+        if str(checkpoint) == "auto":  # what `her2net detect` does without --checkpoint
+            self.model = resolve_model(None, device=device)
+        else:
+            self.model = load_model(checkpoint, device=device)  # None: her2net-v1.pt alone
 
     def detect(self, sample: Sample, params: dict, *, image=None):
         from her2net.detect import detect

@@ -41,9 +41,11 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     """Add every detection option except INPUT and --out (shared with `her2net run`)."""
     group = parser.add_argument_group("detection")
     group.add_argument("--checkpoint", metavar="PATH", default=None,
-                       help="inference checkpoint (default: the shipped her2net-v1.pt); "
-                            "'replicas': the shipped her2net-v1-replicas.pt, for bright-field "
-                            "TEM of freeze-fracture replicas")
+                       help="inference checkpoint: a path, 'default' (the shipped "
+                            "her2net-v1.pt) or 'replicas' (the shipped her2net-v1-replicas.pt, "
+                            "for bright-field TEM of freeze-fracture replicas); without it, "
+                            "dark-label images on a textured background go to 'replicas', "
+                            "all others to 'default'")
     group.add_argument("--pixel-size", type=_pixel_size, default=None, metavar="NM",
                        help="pixel size in nm; overrides the files' and the manifest's")
     group.add_argument("--frame", type=int, default=None, metavar="N",
@@ -105,6 +107,10 @@ def _sidecar(args, model, threshold: float, relative_threshold: float, result) -
         "options": options,
         "checkpoint": str(model.path) if model.path is not None else None,
         "checkpoint_metadata": model.metadata,
+        # Without --checkpoint, dark-label images on textured backgrounds go to the replica
+        # specialist (her2net.detect.routing); each image's "checkpoint" says which one it got.
+        "replica_checkpoint": (str(model.replica_model.path)
+                               if getattr(model, "replica_model", None) is not None else None),
         "threshold": threshold,
         "relative_threshold": relative_threshold,  # per-image thresholds are under "images"
         "model_pixel_size_nm": model.pixel_size_nm,

@@ -23,10 +23,13 @@ _MODELS: dict = {}
 
 
 def resolve_model(model=None, *, device: str = "auto"):
-    """A :class:`her2net.model.Her2netModel` from None (the shipped one), a path, the name of a
-    shipped checkpoint ('replicas'), or a model.
+    """A :class:`her2net.model.Her2netModel` from None, a path, the name of a shipped checkpoint
+    ('default', 'replicas'), or a model.
 
-    Loaded checkpoints are cached by (path, device).
+    None (or 'auto') gives the default shipped checkpoint with the replica specialist beside it
+    (``replica_model``), which :func:`detect_image` routes images between
+    (:mod:`her2net.detect.routing`); a name or path gives that checkpoint alone. Loaded
+    checkpoints are cached by (path, device).
     """
     from her2net.detect.inference import resolve_device
     from her2net.model import Her2netModel, checkpoint_path, load_model
@@ -36,9 +39,21 @@ def resolve_model(model=None, *, device: str = "auto"):
     if model is not None and not isinstance(model, (str, Path)):
         raise InputError(f"model must be None, a checkpoint path or a Her2netModel, got {type(model).__name__}")
     device = resolve_device(device)
-    key = (str(checkpoint_path(model).resolve()), device)
+    if model == "auto":
+        model = None
+    key = ("routed" if model is None else str(checkpoint_path(model).resolve()), device)
     if key not in _MODELS:
-        _MODELS[key] = load_model(model, device=device)
+        if model is None:
+            from dataclasses import replace
+
+            default = resolve_model("default", device=device)
+            specialist = (resolve_model("replicas", device=device)
+                          if checkpoint_path("replicas").is_file() else None)
+            if specialist is not None and specialist.pixel_size_nm != default.pixel_size_nm:
+                specialist = None  # routing happens after the image is rescaled for the default
+            _MODELS[key] = replace(default, replica_model=specialist)
+        else:
+            _MODELS[key] = load_model(model, device=device)
     return _MODELS[key]
 
 
@@ -118,6 +133,7 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.postprocess import (EDGE_NM, auto_threshold, edge_distance_nm,
                                             image_threshold, passes_threshold)
     from her2net.detect.refine import background_fit_weight, refine_centres
+    from her2net.detect.routing import route_model
     from her2net.detect.spikes import remove_spikes
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -156,6 +172,18 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     else:
         decision = decide_polarity(native, polarity=polarity)
     logger.info("%s: %s", name, decision.describe())
+    white_index = float("nan")
+    if getattr(model, "replica_model", None) is not None:
+        if decision.polarity == "dark":
+            white_index = white_noise_index(data, size_nm)
+        model, route = route_model(model, polarity=decision.polarity, white_index=white_index)
+        if model.replica_model is None:  # the specialist: its own threshold and network
+            logger.info("%s: %s", name, route)
+            thr, relative = threshold_rule(threshold, model)
+            runner = get_runner(model.net, device=device, precision=precision)
+            min_distance = int(getattr(model, "min_distance_px", 2))
+    else:
+        route = "as given"
     if normalized is None:
         normalized = normalize_image(native, polarity=decision.polarity)
     del native
@@ -169,11 +197,10 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     # The white-noise index decides how far the threshold may be lowered (only where it was not
     # raised), whether peaks at the edge are held to a raised threshold, and how much the
     # Gaussian fit is trusted (only where there is something to refine).
-    white_index = float("nan")
     raised = image_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative) > thr
     may_lower = bool(null) and not raised
     edge_peaks = raised and bool(np.any(edge_nm <= EDGE_NM))  # raised only with 'auto'
-    if may_lower or edge_peaks or (refine and len(peaks)):
+    if (may_lower or edge_peaks or (refine and len(peaks))) and not math.isfinite(white_index):
         white_index = white_noise_index(data, size_nm)
     if threshold == "auto":
         image_thr, rule = auto_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative,
@@ -228,6 +255,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         "scale": float(scale),
         "polarity": decision.polarity,
         "polarity_method": decision.method,
+        "checkpoint": model.path.name if model.path is not None else None,
+        "checkpoint_choice": route,
         "threshold": image_thr,
         "threshold_rule": rule,
         "base_threshold": thr,
@@ -268,8 +297,10 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     pixel_size_nm : float, optional
         Pixel size of the image; overrides the file's. Required for arrays and files without one.
     model : None, str, Path or Her2netModel
-        The detector: None loads the shipped checkpoint (cached), 'replicas' the shipped
-        specialist for bright-field TEM of freeze-fracture replicas.
+        The detector. None (or 'auto') loads both shipped checkpoints (cached) and routes the
+        image after its polarity is decided: dark labels on a textured background (white-noise
+        index >= 2) to the replica specialist, everything else to the default
+        (:mod:`her2net.detect.routing`). 'default', 'replicas' or a path: that checkpoint alone.
     polarity : {'auto', 'bright', 'dark'}
         Labels brighter (ADF STEM) or darker (bright-field TEM) than the background; 'auto'
         decides from the image.

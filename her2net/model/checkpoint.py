@@ -65,6 +65,10 @@ class Her2netModel:
         Everything stored with the weights.
     path : Path or None
     device : str
+    replica_model : Her2netModel or None
+        The shipped replica specialist that :func:`her2net.detect.detect` routes dark-label
+        images on textured backgrounds to (:mod:`her2net.detect.routing`); set only on the
+        default model loaded when no checkpoint was named.
     """
 
     net: object
@@ -76,6 +80,7 @@ class Her2netModel:
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     device: str = "cpu"
+    replica_model: Her2netModel | None = None
 
 
 def shipped_checkpoint_path(name: str = "default") -> Path:

@@ -6,6 +6,7 @@ from her2net.detect import detect
 from her2net.evaluate import match_points
 from her2net.model import checkpoint_path, load_model
 from her2net.simulate import simulate_tile
+from her2net.simulate.params import CLEAN_SCENE
 
 PIXEL_SIZE_NM = 1.2
 
@@ -41,3 +42,32 @@ def test_replica_specialist_finds_gold_among_membrane_particles_better(shipped_m
     general, specialist = _pooled_f1(shipped_model, scenes), _pooled_f1(load_model("replicas"), scenes)
     assert specialist >= 0.88, specialist
     assert specialist > general + 0.02, (general, specialist)
+
+
+def test_without_a_checkpoint_replicas_go_to_the_specialist_and_clean_images_do_not():
+    from her2net.detect.api import detect_image
+
+    replica, truth = _replicas(n_images=1)[0]
+    table, info = detect_image(replica, pixel_size_nm=PIXEL_SIZE_NM, model=None, device="cpu")
+    assert info["polarity"] == "dark" and info["checkpoint"] == "her2net-v1-replicas.pt"
+    assert info["checkpoint_choice"].startswith("replica specialist")
+    routed_scores = table["score"].to_numpy()
+    alone, _ = detect_image(replica, pixel_size_nm=PIXEL_SIZE_NM, model="replicas", device="cpu")
+    np.testing.assert_allclose(routed_scores, alone["score"].to_numpy(), atol=1e-5)
+
+    rng = np.random.default_rng(5)  # dark gold on a clean, shot-noise background
+    clean, _, _ = simulate_tile(rng, 256, 1.0, polarity="dark", specimen="liquid", label="gold",
+                                matched_snr=20.0, **CLEAN_SCENE)
+    _, info = detect_image(clean, pixel_size_nm=1.0, model=None, device="cpu")
+    assert info["checkpoint"] == "her2net-v1.pt", info["checkpoint_choice"]
+    bright = clean.max() + clean.min() - clean
+    _, info = detect_image(bright, pixel_size_nm=1.0, model=None, device="cpu")
+    assert info["polarity"] == "bright" and info["checkpoint"] == "her2net-v1.pt"
+
+
+def test_a_named_checkpoint_is_never_rerouted():
+    from her2net.detect.api import detect_image
+
+    replica, _ = _replicas(n_images=1)[0]
+    _, info = detect_image(replica, pixel_size_nm=PIXEL_SIZE_NM, model="default", device="cpu")
+    assert info["checkpoint"] == "her2net-v1.pt" and info["checkpoint_choice"] == "as given"
