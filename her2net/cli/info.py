@@ -63,6 +63,10 @@ def run(args) -> int:
             value = json.dumps(value, default=str)
             value = value if len(value) < 200 else value[:197] + "..."
         print(f"  {key:<22} {value}")
+    if args.checkpoint is None:
+        print("\nAlso shipped: `--checkpoint replicas`, a specialist for bright-field TEM of "
+              "freeze-fracture replicas\n  (used without --checkpoint for dark labels on a textured "
+              "background; `her2net info --checkpoint replicas` describes it)")
     return 0
 
 
