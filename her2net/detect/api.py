@@ -173,17 +173,15 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         decision = decide_polarity(native, polarity=polarity)
     logger.info("%s: %s", name, decision.describe())
     white_index = float("nan")
-    if getattr(model, "replica_model", None) is not None:
-        if decision.polarity == "dark":
-            white_index = white_noise_index(data, size_nm)
-        model, route = route_model(model, polarity=decision.polarity, white_index=white_index)
-        if model.replica_model is None:  # the specialist: its own threshold and network
-            logger.info("%s: %s", name, route)
-            thr, relative = threshold_rule(threshold, model)
-            runner = get_runner(model.net, device=device, precision=precision)
-            min_distance = int(getattr(model, "min_distance_px", 2))
-    else:
-        route = "as given"
+    if decision.polarity == "dark" and getattr(model, "replica_model", None) is not None:
+        white_index = white_noise_index(data, size_nm)
+    routed, route = route_model(model, polarity=decision.polarity, white_index=white_index)
+    if routed is not model:  # the specialist: its own network and threshold
+        logger.info("%s: %s", name, route)
+        model = routed
+        thr, relative = threshold_rule(threshold, model)
+        runner = get_runner(model.net, device=device, precision=precision)
+        min_distance = int(getattr(model, "min_distance_px", 2))
     if normalized is None:
         normalized = normalize_image(native, polarity=decision.polarity)
     del native
