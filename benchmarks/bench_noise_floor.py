@@ -9,7 +9,9 @@ Usage (from the repository root)::
 as far as the checkpoint's ``noise_peak_rate`` allows (``docs/detect.md``, step 4). The first
 table gives the index (min, median, max over ``--n-images``) for pure noise fields, the second
 simulator's images (``benchmarks.independent_sim``), her2net's clean and cluttered scenes and
-replicas, and how often the threshold was lowered there. The second gives the spread, image to
+replicas, how often the threshold was lowered there, and how many images ``her2net detect``
+without ``--checkpoint`` would send to the replica specialist (dark labels and an index of at
+least ``REPLICA_WHITE_INDEX``, 2.0; ``her2net.detect.routing``). The second gives the spread, image to
 image, of the network's noise-peak rate on the label-free images ``python -m train calibrate``
 measures it on (``train.calibrate.noise_scenes``), next to the mean stored in the checkpoint.
 """
@@ -56,6 +58,11 @@ def kinds(n_images: int):
                _samples(independent_set(n_images, SEED, dose_scale=dose, pixel_size_nm=1.5,
                                         diameter_nm=10.0, background_counts=counts,
                                         size_px=256)))
+    for dose in (1.0, 0.12):
+        yield (f"second simulator, dark 12 nm, 0.75 nm/px, 60 counts x {dose:g}", True,
+               _samples(independent_set(n_images, SEED, dose_scale=dose, pixel_size_nm=0.75,
+                                        diameter_nm=12.0, background_counts=60.0,
+                                        polarity="dark", size_px=512)))
     for condition in (Condition("gold", "bright", "standard", "clean", 1.5),
                       Condition("gold", "bright", "0.12x", "clean", 1.5),
                       Condition("gold", "bright", "standard", "randomised", 1.0),
@@ -63,23 +70,29 @@ def kinds(n_images: int):
         yield (f"her2net sim, {condition.name}", True,
                _samples(make_set(condition, n_images=n_images, seed=SEED)))
     yield "her2net sim, replicas", True, _samples(replica_set(n_images, SEED))
+    yield ("her2net sim, replicas, gold visible (weak grain)", True,
+           _samples(replica_set(n_images, SEED, overrides={"texture": 0.03, "gold_mfp_nm": 6.0,
+                                                           "tail_weight": 0.0})))
 
 
 def index_table(model, n_images: int) -> pd.DataFrame:
     from her2net.detect.api import detect_image
     from her2net.detect.noise_floor import white_noise_index
+    from her2net.detect.routing import REPLICA_WHITE_INDEX
 
     rows = []
     for name, has_labels, images in kinds(n_images):
-        values, lowered = [], 0
+        values, lowered, routed = [], 0, 0
         for image, px, polarity in images:
             values.append(white_noise_index(image, px))
+            routed += polarity == "dark" and values[-1] >= REPLICA_WHITE_INDEX
             if has_labels:  # label-free fields have nothing to detect
                 _, info = detect_image(image, pixel_size_nm=px, model=model, polarity=polarity)
                 lowered += info["threshold_rule"] == "noise-limited"
         rows.append({"images": name, "n": len(values), "index_min": np.min(values),
                      "index_median": np.median(values), "index_max": np.max(values),
-                     "lowered": f"{lowered}/{len(values)}" if has_labels else ""})
+                     "lowered": f"{lowered}/{len(values)}" if has_labels else "",
+                     "to_replica_specialist": f"{routed}/{len(values)}" if has_labels else ""})
     return pd.DataFrame(rows)
 
 

@@ -297,7 +297,7 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
     model : None, str, Path or Her2netModel
         The detector. None (or 'auto') loads both shipped checkpoints (cached) and routes the
         image after its polarity is decided: dark labels on a textured background (white-noise
-        index >= 2) to the replica specialist, everything else to the default
+        index >= 2.2) to the replica specialist, everything else to the default
         (:mod:`her2net.detect.routing`). 'default', 'replicas' or a path: that checkpoint alone.
     polarity : {'auto', 'bright', 'dark'}
         Labels brighter (ADF STEM) or darker (bright-field TEM) than the background; 'auto'

@@ -6,8 +6,9 @@ checkpoints and routes each image after its polarity is decided: dark labels on 
 that is not white noise (Pt/C grain, membrane particles, stain: a white-noise index of at least
 :data:`REPLICA_WHITE_INDEX`, :func:`her2net.detect.noise_floor.white_noise_index`) go to the
 specialist, every other image to the default. The bound sits above the clean dark-gold images
-of the second simulator (1.0-1.64 at every dose) and under the simulated replicas (2.0-49, the
-lowest with the weakest grain); see ``docs/detect.md``, step 2b. Naming a checkpoint
+of the second simulator (1.1-2.1: dense, high-contrast labels at a good dose raise the index) and
+under nearly all simulated replicas (2.1-49; 1 in 100 of those with the weakest grain under
+2.3); see ``docs/detect.md``, step 2b, and ``python -m benchmarks.bench_noise_floor``. Naming a checkpoint
 (``--checkpoint default``, ``replicas`` or a path) turns the routing off.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 __all__ = ["REPLICA_WHITE_INDEX", "route_model"]
 
-REPLICA_WHITE_INDEX = 2.0
+REPLICA_WHITE_INDEX = 2.2
 
 
 def route_model(model, *, polarity: str, white_index: float):
@@ -40,7 +41,7 @@ def route_model(model, *, polarity: str, white_index: float):
     >>> from types import SimpleNamespace
     >>> default = SimpleNamespace(replica_model="specialist", pixel_size_nm=1.0)
     >>> route_model(default, polarity="dark", white_index=5.0)[1]
-    'replica specialist: dark labels, white-noise index 5.00 >= 2.0'
+    'replica specialist: dark labels, white-noise index 5.00 >= 2.2'
     >>> route_model(default, polarity="bright", white_index=5.0)[1]
     'default: bright labels'
     """
