@@ -163,13 +163,13 @@ def main(argv=None) -> int:
                 points_csv = args.out / "annotated" / "points.csv"
                 manifest_csv = args.out / "annotated" / "cells.csv"
                 names = [Path(p).name for p in pd.read_csv(manifest_csv)["image"]]
+                held_out = names[-args.n_val:]
                 tuned = args.out / "finetuned.pt"
                 described = _earlier_description(args.results, len(names), args.n_test)
             else:
                 points_csv, manifest_csv, names = write_annotated_set(args.out / "annotated",
                                                                       args.n_images)
-            held_out = names[-args.n_val:]
-            if not args.reuse:
+                held_out = names[-args.n_val:]
                 with Timer() as t_fit:
                     tuned = fine_tune(args.out, points_csv, manifest_csv, held_out, args.steps)
                 logging.info("fine-tuning took %.0f s", t_fit.seconds)

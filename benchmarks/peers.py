@@ -153,12 +153,11 @@ class Her2net:
 
     def __init__(self, *, device: str = "cpu", checkpoint=None):
         from her2net.detect.api import resolve_model
-        from her2net.model import load_model
 
-        if str(checkpoint) == "auto":  # what `her2net detect` does without --checkpoint
-            self.model = resolve_model(None, device=device)
-        else:
-            self.model = load_model(checkpoint, device=device)  # None: her2net-v1.pt alone
+        # None: her2net-v1.pt alone; 'auto': both shipped checkpoints, routed per image as
+        # `her2net detect` does without --checkpoint.
+        self.model = resolve_model("default" if checkpoint is None else str(checkpoint),
+                                   device=device)
 
     def detect(self, sample: Sample, params: dict, *, image=None):
         from her2net.detect import detect

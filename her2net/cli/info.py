@@ -72,8 +72,7 @@ def run(args) -> int:
 
 def _checkpoint_info(path) -> dict:
     try:
-        from her2net.model.checkpoint import describe_checkpoint, shipped_checkpoint_path
+        from her2net.model.checkpoint import describe_checkpoint
     except ImportError:
         return {"status": "the model package is not built yet"}
-    path = path or shipped_checkpoint_path()
-    return describe_checkpoint(path)
+    return describe_checkpoint(path)  # None: the default shipped checkpoint

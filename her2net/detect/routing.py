@@ -6,10 +6,11 @@ checkpoints and routes each image after its polarity is decided: dark labels on 
 that is not white noise (Pt/C grain, membrane particles, stain: a white-noise index of at least
 :data:`REPLICA_WHITE_INDEX`, :func:`her2net.detect.noise_floor.white_noise_index`) go to the
 specialist, every other image to the default. The bound sits above the clean dark-gold images
-of the second simulator (1.1-2.1: dense, high-contrast labels at a good dose raise the index) and
-under nearly all simulated replicas (2.1-49; 1 in 100 of those with the weakest grain under
-2.3); see ``docs/detect.md``, step 2b, and ``python -m benchmarks.bench_noise_floor``. Naming a checkpoint
-(``--checkpoint default``, ``replicas`` or a path) turns the routing off.
+of the second simulator (up to 2.09: dense, high-contrast labels at a good dose raise the index)
+and under the simulated replicas (2.31 and more with the weakest grain); ``python -m
+benchmarks.bench_noise_floor --n-images 12`` prints both, and ``docs/detect.md`` (step 2b) says
+more. Naming a checkpoint (``--checkpoint default``, ``replicas`` or a path) turns the routing
+off.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def route_model(model, *, polarity: str, white_index: float):
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> default = SimpleNamespace(replica_model="specialist", pixel_size_nm=1.0)
+    >>> default = SimpleNamespace(replica_model="specialist")
     >>> route_model(default, polarity="dark", white_index=5.0)[1]
     'replica specialist: dark labels, white-noise index 5.00 >= 2.2'
     >>> route_model(default, polarity="bright", white_index=5.0)[1]

@@ -223,8 +223,9 @@ def save_checkpoint(path, net, metadata: dict) -> Path:
     return path
 
 
-def describe_checkpoint(path) -> dict:
-    """Metadata of a checkpoint as a dict (with 'status' when it is missing or unreadable)."""
+def describe_checkpoint(path=None) -> dict:
+    """Metadata of a checkpoint (default: the shipped one) as a dict, with 'status' when it is
+    missing or unreadable."""
     path = checkpoint_path(path)
     if not path.is_file():
         return {"path": str(path), "status": "no such checkpoint file"}
