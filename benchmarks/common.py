@@ -134,20 +134,26 @@ def replica_set(n_images: int, seed: int, *, particle_contrast: float | None = N
     particles 500-5000/um^2, Pt/C grain, shadow direction and length, blur, 8-bit export...).
     ``particle_contrast`` fixes the particles' peak contrast relative to the faintest gold's
     (the simulator draws it in 0.1-0.6 otherwise); ``overrides`` fixes any other simulator
-    parameter (names of :data:`her2net.simulate.params.PARAM_NAMES`, e.g. ``{"texture": 0.03}``).
+    parameter (names of :data:`her2net.simulate.params.PARAM_NAMES`, e.g. ``{"texture": 0.03}``),
+    these defaults included: ``{"matched_snr": 150}`` for a higher dose, ``{"pixel_size_nm": 0.6}``
+    for another magnification, at which the image keeps the field of view of ``size_px`` pixels
+    of ``pixel_size_nm`` (640 px of 0.6 nm).
     """
     from her2net.simulate import simulate_tile
 
-    extra = dict(overrides or {})
+    extra = {"polarity": "dark", "specimen": "replica", "label": "gold",
+             "gold_diameters_nm": (6.0, 12.0), "matched_snr": float(matched_snr),
+             **(overrides or {})}
     if particle_contrast is not None:
         extra["particle_contrast"] = float(particle_contrast)
+    field_nm = size_px * pixel_size_nm
+    pixel_size_nm = float(extra.pop("pixel_size_nm", pixel_size_nm))
+    size_px = int(round(field_nm / pixel_size_nm))
     samples = []
     for i in range(n_images):
         image, points, meta = simulate_tile(np.random.default_rng([seed, i]), size_px, pixel_size_nm,
-                                            polarity="dark", specimen="replica", label="gold",
-                                            gold_diameters_nm=(6.0, 12.0), matched_snr=matched_snr,
                                             **extra)
-        samples.append(Sample(f"replica/{i}", image, points, pixel_size_nm, "dark", meta))
+        samples.append(Sample(f"replica/{i}", image, points, pixel_size_nm, meta["polarity"], meta))
     return samples
 
 

@@ -14,6 +14,14 @@ relative threshold raises the threshold per image where the labels score high
 (:func:`her2net.detect.postprocess.image_threshold`); 0 turns it off. The checkpoint is rewritten
 with both and the whole sweep in its metadata (``threshold_calibration``).
 
+With ``--replicas`` the sweep runs on simulated freeze-fracture replicas instead
+(:func:`calibrate_on_replicas`): the threshold of a replica specialist
+(``checkpoints/her2net-v1-replicas.pt``), which ``detect`` only sends images of that kind. Three
+kinds of replica weigh equally: 6- and 12-nm gold among shadowed membrane particles as the
+simulator draws them, the same with the gold as distinct as an annotator needs it, and that gold
+sparse (10-30 receptors per um^2, as on much of a real replica), where the false detections per
+um^2 decide precision.
+
 With ``--annotated POINTS_CSV`` (and ``--manifest``, ``--images``) the sweep runs on annotated
 images instead, the pooled F1 over them (:func:`calibrate_on_annotated`): after fine-tuning on a
 lab's own micrographs, the threshold for that kind of image, chosen on images held out of the
@@ -37,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["calibrate_threshold", "calibrate_on_annotated", "sweep_thresholds", "ladder_scenes",
-           "measure_noise_peak_rate", "main"]
+__all__ = ["calibrate_threshold", "calibrate_on_annotated", "calibrate_on_replicas",
+           "sweep_thresholds", "ladder_scenes", "replica_scenes", "measure_noise_peak_rate", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,10 @@ THRESHOLDS = tuple(np.round(np.arange(0.15, 0.701, 0.025), 3))
 RELATIVE_THRESHOLDS = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 KINDS = (("gold", "bright"), ("qd", "bright"), ("gold", "dark"))
 NOISE_THRESHOLDS = tuple(np.round(np.arange(0.15, 0.501, 0.025), 3))
+#: The kinds of replica of ``--replicas``, each weighing equally in the mean F1.
+REPLICA_GROUPS = ("drawn", "visible", "sparse")
+#: Gold as distinct as an annotator needs it: a weak Pt/C grain, opaque gold, no PSF tail.
+VISIBLE_GOLD = {"texture": 0.03, "gold_mfp_nm": 6.0, "tail_weight": 0.0}
 
 
 def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fov_nm: float = 320.0):
@@ -65,6 +77,65 @@ def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fo
                                              polarity=polarity, label=label,
                                              matched_snr=snr * math.sqrt(dose), **extra)
             yield i, dose, image, points, px, polarity
+
+
+def _loguniform(rng, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def replica_scenes(n_scenes: int, *, seed: int = 7):
+    """Yield ``(group, image, points_px, pixel_size_nm, 'dark')`` of simulated replicas.
+
+    Bright-field TEM of 6- and 12-nm gold on freeze-fracture replicas among Pt/C-shadowed
+    membrane particles, at 0.8-2 nm/px and a matched SNR of 15-60 (both log-uniform), the
+    groups of :data:`REPLICA_GROUPS` in turn: ``drawn`` (every other parameter drawn by the
+    simulator: gold 30-1000 per um^2, 400-nm field), ``visible`` (the same with
+    :data:`VISIBLE_GOLD`) and ``sparse`` (visible gold on 10-30 receptors per um^2, 1200-nm
+    field).
+    """
+    from her2net.simulate import simulate_tile
+
+    for i in range(n_scenes):
+        rng = np.random.default_rng([seed, i])
+        group = REPLICA_GROUPS[i % len(REPLICA_GROUPS)]
+        px = _loguniform(rng, 0.8, 2.0)
+        snr = _loguniform(rng, 15.0, 60.0)
+        density = _loguniform(rng, 10.0, 30.0)
+        extra = {} if group == "drawn" else dict(VISIBLE_GOLD)
+        fov_nm = 400.0
+        if group == "sparse":
+            extra["density_per_um2"] = density
+            fov_nm = 1200.0
+        image, points, _ = simulate_tile(np.random.default_rng([seed, i, 1]), int(round(fov_nm / px)),
+                                         pixel_size_nm=px, polarity="dark", specimen="replica",
+                                         label="gold", gold_diameters_nm=(6.0, 12.0),
+                                         matched_snr=snr, **extra)
+        yield group, image, points, px, "dark"
+
+
+def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, thresholds=THRESHOLDS,
+                          relative_thresholds=RELATIVE_THRESHOLDS, tolerance_nm: float = 4.0,
+                          noise_peak_rate: dict | None = None) -> dict:
+    """Sweep the threshold pair of ``model`` on simulated freeze-fracture replicas.
+
+    The mean F1 over the kinds of :func:`replica_scenes` (pooled within each kind), replayed as
+    ``detect(threshold='auto')`` applies each pair; for a replica specialist, which ``detect``
+    sends only images of that kind (:mod:`her2net.detect.routing`).
+
+    Returns
+    -------
+    dict
+        As :func:`calibrate_threshold`, with ``f1_drawn``, ``f1_visible`` and ``f1_sparse`` per
+        pair.
+    """
+    result = sweep_thresholds(model, replica_scenes(n_scenes, seed=seed), groups=REPLICA_GROUPS,
+                              thresholds=thresholds, relative_thresholds=relative_thresholds,
+                              tolerance_nm=tolerance_nm, noise_peak_rate=noise_peak_rate,
+                              progress_every=10)
+    result.update({"n_scenes": int(n_scenes), "seed": int(seed), "groups": list(REPLICA_GROUPS),
+                   "method": "best mean F1 over simulated freeze-fracture replicas: as drawn, "
+                             "gold visible, sparse gold (train/calibrate.py)"})
+    return result
 
 
 def calibrate_threshold(model, *, n_scenes: int = 60, seed: int = 7, standard_snr=(16.0, 48.0),
@@ -255,12 +326,17 @@ def main(argv=None) -> int:
                                      description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     parser.add_argument("checkpoint", help="inference checkpoint (.pt) to calibrate")
     parser.add_argument("--out", default=None, help="where to write it (default: in place)")
-    parser.add_argument("--scenes", type=int, default=60, help="scenes, each at three doses")
+    parser.add_argument("--scenes", type=int, default=60,
+                        help="scenes, each at three doses (with --replicas: replicas)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--standard-snr", type=float, nargs=2, default=(16.0, 48.0),
                         metavar=("LO", "HI"), help="matched-filter SNR range at the standard dose")
     parser.add_argument("--noise-images", type=int, default=24,
                         help="label-free images for the network's noise peak rate")
+    parser.add_argument("--replicas", action="store_true",
+                        help="sweep on simulated freeze-fracture replicas (gold as drawn, "
+                             "visible, sparse) instead of the dose ladder: for a replica "
+                             "specialist")
     own = parser.add_argument_group(
         "calibrating on annotated images instead of the simulated ladder (after fine-tuning: "
         "the threshold for the lab's own kind of images; hold these images out of training)")
@@ -281,6 +357,8 @@ def main(argv=None) -> int:
     if args.annotated is None and any(v is not None for v in (args.images_dir, args.manifest,
                                                               args.images)):
         parser.error("--images-dir, --manifest and --images go with --annotated POINTS_CSV")
+    if args.replicas and args.annotated is not None:
+        parser.error("--replicas and --annotated are two ways to calibrate: give one")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("her2net").setLevel(logging.WARNING)  # not a line per simulated image
 
@@ -320,6 +398,12 @@ def main(argv=None) -> int:
                    + (f" --manifest {args.manifest}" if args.manifest else "")
                    + (f" --images {' '.join(args.images)}" if args.images else "")
                    + f" --noise-images {args.noise_images}")
+    elif args.replicas:
+        result = calibrate_on_replicas(model, n_scenes=args.scenes, seed=args.seed,
+                                       noise_peak_rate=noise)
+        groups = "replicas " + ", ".join(REPLICA_GROUPS)
+        command = (f"python -m train calibrate <checkpoint> --replicas --scenes {args.scenes}"
+                   f" --seed {args.seed} --noise-images {args.noise_images}")
     else:
         result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
                                      standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)

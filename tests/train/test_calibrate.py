@@ -8,7 +8,8 @@ pytest.importorskip("lightning")  # the train extra (installed by make test)
 
 from her2net.model import load_model  # noqa: E402
 from train.calibrate import (NOISE_THRESHOLDS, RELATIVE_THRESHOLDS, THRESHOLDS,  # noqa: E402
-                             calibrate_threshold, main, measure_noise_peak_rate)
+                             calibrate_on_replicas, calibrate_threshold, main,
+                             measure_noise_peak_rate, replica_scenes)
 
 
 def test_dose_ladder_sweep_picks_the_best_mean_f1(shipped_model):
@@ -27,6 +28,38 @@ def test_dose_ladder_sweep_picks_the_best_mean_f1(shipped_model):
     # The fixed thresholds (relative 0) are part of the sweep: the pick is never worse.
     fixed = [row for row in table if row["relative_threshold"] == 0.0]
     assert max(row["mean_f1"] for row in fixed) <= best["mean_f1"]
+
+
+def test_replica_sweep_weighs_dense_and_sparse_gold():
+    scenes = list(replica_scenes(3, seed=3))
+    assert [group for group, *_ in scenes] == ["drawn", "visible", "sparse"]
+    assert all(polarity == "dark" for *_, polarity in scenes)
+    areas = {group: image.size * px * px / 1e6 for group, image, _, px, _ in scenes}
+    counts = {group: len(points) for group, _, points, _, _ in scenes}
+    # 10-30 receptors per um^2 (a dimer or a cluster carries more than one gold)
+    assert 5 < counts["sparse"] / areas["sparse"] < 100
+    model = load_model("replicas")
+    result = calibrate_on_replicas(model, n_scenes=3, seed=3,
+                                   thresholds=(0.15, 0.3, 0.45, 0.6), relative_thresholds=(0.0, 0.5))
+    table = result["table"]
+    best = max(table, key=lambda row: row["mean_f1"])
+    assert (result["threshold"], result["relative_threshold"]) == (best["threshold"],
+                                                                   best["relative_threshold"])
+    assert best["mean_f1"] == pytest.approx(np.mean([best["f1_drawn"], best["f1_visible"],
+                                                     best["f1_sparse"]]))
+    assert best["mean_f1"] > 0.6
+    # Among thousands of membrane particles, sparse gold wants a higher threshold than 0.15:
+    # at the lowest one every faint particle cap passes.
+    lowest = next(row for row in table if row["threshold"] == 0.15 and row["relative_threshold"] == 0.0)
+    assert lowest["f1_sparse"] < best["f1_sparse"] - 0.1
+    assert result["method"].startswith("best mean F1 over simulated freeze-fracture replicas")
+
+
+def test_calibrate_replicas_and_annotated_are_exclusive(shipped_model, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(shipped_model.path), "--replicas", "--annotated", str(tmp_path / "p.csv")])
+    assert exc.value.code == 2
+    assert "give one" in capsys.readouterr().err
 
 
 def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path, capsys):
