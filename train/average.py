@@ -26,7 +26,8 @@ from her2net.io import check_output_file
 __all__ = ["average_checkpoints", "main"]
 
 # Metadata that describes one network's scores and is wrong for the average.
-_STALE_KEYS = ("noise_peak_rate", "threshold_calibration", "training_threshold", "validation")
+_STALE_KEYS = ("noise_peak_rate", "threshold_calibration", "training_threshold", "validation",
+               "sparse_threshold")
 
 
 def average_checkpoints(base, tuned, out_path, *, weight: float) -> Path:

@@ -59,6 +59,13 @@ NOISE_THRESHOLDS = tuple(np.round(np.arange(0.15, 0.501, 0.025), 3))
 REPLICA_GROUPS = ("drawn", "visible", "sparse")
 #: Gold as distinct as an annotator needs it: a weak Pt/C grain, opaque gold, no PSF tail.
 VISIBLE_GOLD = {"texture": 0.03, "gold_mfp_nm": 6.0, "tail_weight": 0.0}
+#: The sparse rule's grid (``--replicas``): its threshold, and the confident peaks per um^2
+#: under which an image's labels count as sparse ...
+SPARSE_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
+SPARSE_BELOW_PER_UM2 = (30.0, 60.0, 100.0, 200.0)
+#: ... a peak scoring this much being almost always a label (membrane particles on simulated
+#: replicas: 99 % under 0.55).
+SPARSE_CONFIDENT_SCORE = 0.6
 
 
 def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fov_nm: float = 320.0):
@@ -114,25 +121,44 @@ def replica_scenes(n_scenes: int, *, seed: int = 7):
 
 
 def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, thresholds=THRESHOLDS,
-                          relative_thresholds=RELATIVE_THRESHOLDS, tolerance_nm: float = 4.0,
-                          noise_peak_rate: dict | None = None) -> dict:
-    """Sweep the threshold pair of ``model`` on simulated freeze-fracture replicas.
+                          relative_thresholds=RELATIVE_THRESHOLDS,
+                          sparse_thresholds=SPARSE_THRESHOLDS, sparse_below=SPARSE_BELOW_PER_UM2,
+                          tolerance_nm: float = 4.0, noise_peak_rate: dict | None = None) -> dict:
+    """Choose the thresholds of ``model`` on simulated freeze-fracture replicas.
 
-    The mean F1 over the kinds of :func:`replica_scenes` (pooled within each kind), replayed as
-    ``detect(threshold='auto')`` applies each pair; for a replica specialist, which ``detect``
-    sends only images of that kind (:mod:`her2net.detect.routing`).
+    Two stages on the scenes of :func:`replica_scenes`, detected once and replayed as
+    ``detect(threshold='auto')`` applies each setting: the (threshold, relative threshold) pair
+    with the best mean F1 over the replicas with gold in numbers (``drawn`` and ``visible``),
+    then, with that pair, the sparse rule (:func:`her2net.detect.postprocess.sparse_labels`: a
+    higher threshold from ``sparse_thresholds`` where fewer than one of ``sparse_below`` peaks
+    per um^2 score :data:`SPARSE_CONFIDENT_SCORE` or more), or none, with the best mean F1 over
+    all three kinds. For a replica specialist, which ``detect`` sends only images of that kind
+    (:mod:`her2net.detect.routing`).
 
     Returns
     -------
     dict
-        As :func:`calibrate_threshold`, with ``f1_drawn``, ``f1_visible`` and ``f1_sparse`` per
-        pair.
+        As :func:`calibrate_threshold` (``table``: the first stage, ``f1_drawn`` and
+        ``f1_visible`` per pair), with ``sparse_threshold`` (the rule, or None),
+        ``sparse_table`` (the second stage, ``f1_sparse`` too) and ``mean_f1`` of the choice
+        over the three kinds.
     """
-    result = sweep_thresholds(model, replica_scenes(n_scenes, seed=seed), groups=REPLICA_GROUPS,
-                              thresholds=thresholds, relative_thresholds=relative_thresholds,
-                              tolerance_nm=tolerance_nm, noise_peak_rate=noise_peak_rate,
-                              progress_every=10)
-    result.update({"n_scenes": int(n_scenes), "seed": int(seed), "groups": list(REPLICA_GROUPS),
+    found = detect_scenes(model, replica_scenes(n_scenes, seed=seed),
+                          floor=float(min(thresholds)), progress_every=10)
+    dense = sweep_thresholds(model, found, groups=REPLICA_GROUPS[:2], thresholds=thresholds,
+                             relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
+                             noise_peak_rate=noise_peak_rate)
+    t, r = dense["threshold"], dense["relative_threshold"]
+    rules = [None] + [{"threshold": float(ts), "below_per_um2": float(d0),
+                       "confident_score": SPARSE_CONFIDENT_SCORE}
+                      for ts in sparse_thresholds if ts > t for d0 in sparse_below]
+    sparse_table = _replay(found, [(t, r, rule) for rule in rules], groups=REPLICA_GROUPS,
+                           tolerance_nm=tolerance_nm, noise_peak_rate=noise_peak_rate)
+    k = max(range(len(rules)), key=lambda i: sparse_table[i]["mean_f1"])
+    result = dict(dense)
+    result.update({"sparse_threshold": rules[k], "sparse_table": sparse_table,
+                   "mean_f1": sparse_table[k]["mean_f1"], "n_scenes": int(n_scenes),
+                   "seed": int(seed), "groups": list(REPLICA_GROUPS),
                    "method": "best mean F1 over simulated freeze-fracture replicas: as drawn, "
                              "gold visible, sparse gold (train/calibrate.py)"})
     return result
@@ -202,55 +228,82 @@ def sweep_thresholds(model, scenes, *, groups, thresholds=THRESHOLDS,
                      noise_peak_rate: dict | None = None, progress_every: int = 30) -> dict:
     """F1 of every (threshold, relative threshold) pair over ``scenes``, per group and averaged.
 
-    ``scenes`` yields ``(group, image, points_px, pixel_size_nm, polarity)``; each image is
-    detected once at the lowest threshold and every pair replayed on its peaks as
-    ``detect(threshold='auto')`` applies it. F1 is pooled within a group; ``mean_f1`` is the mean
-    over ``groups`` and the pair with the best one is returned.
+    ``scenes`` yields ``(group, image, points_px, pixel_size_nm, polarity)`` (or is the list
+    :func:`detect_scenes` made of them); each image is detected once at the lowest threshold and
+    every pair replayed on its peaks as ``detect(threshold='auto')`` applies it. F1 is pooled
+    within a group; ``mean_f1`` is the mean over ``groups`` and the pair with the best one is
+    returned.
     """
-    from her2net.detect import detect
-    from her2net.detect.noise_floor import white_noise_index
-    from her2net.detect.postprocess import (RELATIVE_THRESHOLD_QUANTILE, auto_threshold,
-                                            edge_distance_nm, passes_threshold)
-    from her2net.evaluate import match_points
+    from her2net.detect.postprocess import RELATIVE_THRESHOLD_QUANTILE
 
     floor = float(min(thresholds))
-    grid = [(float(t), float(r)) for t in thresholds for r in relative_thresholds]
-    counts = {g: np.zeros((len(grid), 3)) for g in groups}  # tp, n_detected, n_truth
-    for n_done, (group, image, points, px, polarity) in enumerate(scenes, 1):
-        found = detect(image, pixel_size_nm=px, model=model, polarity=polarity, threshold=floor,
-                       device="cpu")
-        xy = found[["x_nm", "y_nm"]].to_numpy()
-        score = found["score"].to_numpy()
-        edge_nm = edge_distance_nm(found[["x_px", "y_px"]].to_numpy(), image.shape, pixel_size_nm=px)
-        truth = points * px
-        white = white_noise_index(image, px)
-        area_um2 = image.size * px * px / 1e6
-        for k, (t, r) in enumerate(grid):
-            applied, _ = auto_threshold(score, threshold=t, relative_threshold=r, white_index=white,
-                                        area_um2=area_um2, noise_peak_rate=noise_peak_rate)
-            keep = passes_threshold(score, edge_nm, image_threshold=applied, threshold=t,
-                                    white_index=white)
-            pairs, _ = match_points(xy[keep], truth, tolerance=tolerance_nm)
-            counts[group][k] += (len(pairs), keep.sum(), len(truth))
-        if n_done % progress_every == 0:
-            logger.info("calibration: %d images", n_done)
-
-    def column(group):
-        return f"f1_{group:g}x" if isinstance(group, float) else f"f1_{group}"
-
-    table = []
-    for k, (t, r) in enumerate(grid):
-        row = {"threshold": t, "relative_threshold": r}
-        for g in groups:
-            tp, n_det, n_truth = counts[g][k]
-            row[column(g)] = float(2 * tp / max(n_det + n_truth, 1))
-        row["mean_f1"] = float(np.mean([row[column(g)] for g in groups]))
-        table.append(row)
+    found = scenes if isinstance(scenes, list) else detect_scenes(
+        model, scenes, floor=floor, progress_every=progress_every)
+    grid = [(float(t), float(r), None) for t in thresholds for r in relative_thresholds]
+    table = _replay(found, grid, groups=groups, tolerance_nm=tolerance_nm,
+                    noise_peak_rate=noise_peak_rate)
     best = max(table, key=lambda r: r["mean_f1"])
     return {"threshold": best["threshold"], "relative_threshold": best["relative_threshold"],
             "relative_threshold_quantile": RELATIVE_THRESHOLD_QUANTILE,
             "mean_f1": best["mean_f1"], "table": table, "tolerance_nm": float(tolerance_nm),
             "with_noise_limited_lowering": bool(noise_peak_rate)}
+
+
+def detect_scenes(model, scenes, *, floor: float, progress_every: int = 30) -> list:
+    """Detect every scene once at ``floor``: the peaks that :func:`_replay` thresholds."""
+    from her2net.detect import detect
+    from her2net.detect.noise_floor import white_noise_index
+    from her2net.detect.postprocess import edge_distance_nm
+
+    out = []
+    for n_done, (group, image, points, px, polarity) in enumerate(scenes, 1):
+        found = detect(image, pixel_size_nm=px, model=model, polarity=polarity, threshold=floor,
+                       device="cpu")
+        out.append({"group": group, "xy_nm": found[["x_nm", "y_nm"]].to_numpy(),
+                    "score": found["score"].to_numpy(),
+                    "edge_nm": edge_distance_nm(found[["x_px", "y_px"]].to_numpy(), image.shape,
+                                                pixel_size_nm=px),
+                    "truth_nm": points * px, "white_index": white_noise_index(image, px),
+                    "area_um2": image.size * px * px / 1e6})
+        if n_done % progress_every == 0:
+            logger.info("calibration: %d images", n_done)
+    return out
+
+
+def _replay(found: list, grid, *, groups, tolerance_nm: float, noise_peak_rate) -> list:
+    """One row per ``(threshold, relative threshold, sparse rule)`` of ``grid``: F1 per group."""
+    from her2net.detect.postprocess import auto_threshold, passes_threshold
+    from her2net.evaluate import match_points
+
+    counts = {g: np.zeros((len(grid), 3)) for g in groups}  # tp, n_detected, n_truth
+    for scene in found:
+        if scene["group"] not in counts:
+            continue
+        for k, (t, r, sparse) in enumerate(grid):
+            applied, _ = auto_threshold(scene["score"], threshold=t, relative_threshold=r,
+                                        white_index=scene["white_index"],
+                                        area_um2=scene["area_um2"],
+                                        noise_peak_rate=noise_peak_rate, sparse_threshold=sparse)
+            keep = passes_threshold(scene["score"], scene["edge_nm"], image_threshold=applied,
+                                    threshold=t, white_index=scene["white_index"])
+            pairs, _ = match_points(scene["xy_nm"][keep], scene["truth_nm"], tolerance=tolerance_nm)
+            counts[scene["group"]][k] += (len(pairs), keep.sum(), len(scene["truth_nm"]))
+
+    def column(group):
+        return f"f1_{group:g}x" if isinstance(group, float) else f"f1_{group}"
+
+    table = []
+    for k, (t, r, sparse) in enumerate(grid):
+        row = {"threshold": t, "relative_threshold": r}
+        if sparse is not None:
+            row["sparse_threshold"] = float(sparse["threshold"])
+            row["sparse_below_per_um2"] = float(sparse["below_per_um2"])
+        for g in groups:
+            tp, n_det, n_truth = counts[g][k]
+            row[column(g)] = float(2 * tp / max(n_det + n_truth, 1))
+        row["mean_f1"] = float(np.mean([row[column(g)] for g in groups]))
+        table.append(row)
+    return table
 
 
 def noise_scenes(n_images: int, *, seed: int = 11, fov_nm: float = 512.0):
@@ -423,6 +476,9 @@ def main(argv=None) -> int:
     metadata.setdefault("training_threshold", metadata["threshold"])
     metadata["threshold"] = float(result["threshold"])
     metadata["relative_threshold"] = float(result["relative_threshold"])
+    metadata.pop("sparse_threshold", None)  # only a replica calibration sets it
+    if result.get("sparse_threshold"):
+        metadata["sparse_threshold"] = dict(result["sparse_threshold"])
     metadata["threshold_source"] = result["method"]
     metadata["threshold_calibration"] = result
     commands = list(metadata.get("training_commands") or [])
@@ -430,6 +486,11 @@ def main(argv=None) -> int:
         metadata["training_commands"] = commands + [command]
     out = save_checkpoint(out_path, model.net.cpu(), metadata)
     load_model(out)
+    rule = result.get("sparse_threshold")
+    if "sparse_table" in result:
+        print("sparse rule: " + (f"threshold {rule['threshold']:.3f} where under "
+                                 f"{rule['below_per_um2']:g} peaks per um^2 score "
+                                 f"{rule['confident_score']:g} or more" if rule else "none"), flush=True)
     print(f"threshold {result['threshold']:.3f}, relative threshold "
           f"{result['relative_threshold']:.2f} (mean F1 {result['mean_f1']:.3f} over {groups}; "
           f"was {metadata['training_threshold']:.3f}) -> {out}")

@@ -204,12 +204,17 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         image_thr, rule = auto_threshold(peaks[:, 2], threshold=thr, relative_threshold=relative,
                                          white_index=white_index,
                                          area_um2=data.size * size_nm * size_nm / 1e6,
-                                         noise_peak_rate=null)
+                                         noise_peak_rate=null,
+                                         sparse_threshold=getattr(model, "sparse_threshold", None))
     else:
         image_thr, rule = thr, "given"
     if rule == "noise-limited":
         logger.info("%s: threshold lowered to %.3f (background is white noise: index %.2f)", name,
                     image_thr, white_index)
+    elif rule == "sparse":
+        logger.info("%s: threshold %.3f: labels sparse among clutter (under %g per um^2 score "
+                    "%g or more)", name, image_thr, model.sparse_threshold["below_per_um2"],
+                    model.sparse_threshold["confident_score"])
     keep = passes_threshold(peaks[:, 2], edge_nm, image_threshold=image_thr, threshold=thr,
                             white_index=white_index)
     points, peaks = points[keep], peaks[keep]

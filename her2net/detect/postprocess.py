@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["find_peaks", "image_threshold", "relative_level", "auto_threshold",
+__all__ = ["find_peaks", "image_threshold", "relative_level", "auto_threshold", "sparse_labels",
            "edge_distance_nm", "passes_threshold", "RELATIVE_THRESHOLD_QUANTILE", "EDGE_NM",
            "EDGE_MAX_WHITE_INDEX"]
 
@@ -131,12 +131,40 @@ def relative_level(scores, *, threshold: float, relative_threshold: float,
     return float(relative_threshold * np.percentile(confident, quantile))
 
 
+def sparse_labels(scores, *, area_um2: float, sparse_threshold: dict | None) -> bool:
+    """Whether an image's labels are sparse among its clutter, by ``sparse_threshold``'s rule.
+
+    True where fewer than ``sparse_threshold['below_per_um2']`` peaks per um^2 score at least
+    ``sparse_threshold['confident_score']`` (almost only labels score that high); False without
+    a rule or an area.
+
+    Examples
+    --------
+    >>> rule = {"threshold": 0.5, "below_per_um2": 100.0, "confident_score": 0.6}
+    >>> sparse_labels([0.9, 0.8, 0.4, 0.35], area_um2=1.0, sparse_threshold=rule)
+    True
+    >>> sparse_labels([0.9, 0.8, 0.4, 0.35], area_um2=0.01, sparse_threshold=rule)
+    False
+    """
+    if not sparse_threshold or not np.isfinite(area_um2) or area_um2 <= 0:
+        return False
+    scores = np.asarray(scores, dtype=np.float32).ravel()
+    confident = np.count_nonzero(scores >= float(sparse_threshold["confident_score"]))
+    return bool(confident / area_um2 < float(sparse_threshold["below_per_um2"]))
+
+
 def auto_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
                    white_index: float = float("nan"), area_um2: float = float("nan"),
-                   noise_peak_rate: dict | None = None) -> tuple[float, str]:
+                   noise_peak_rate: dict | None = None,
+                   sparse_threshold: dict | None = None) -> tuple[float, str]:
     """The threshold ``threshold='auto'`` applies to one image, and the rule that set it.
 
-    First :func:`image_threshold` (raised where the labels score high). If it was not raised, the
+    Where the checkpoint has a ``sparse_threshold`` rule and the image's labels are sparse
+    (:func:`sparse_labels`: few peaks score high per um^2), the base threshold is
+    ``sparse_threshold['threshold']`` instead: among thousands of membrane particles per um^2
+    on a replica, the particles that score like a faint label outnumber sparse gold, while
+    where labels are many the lower threshold finds the faint ones at little cost.
+    Then :func:`image_threshold` (raised where the labels score high). If it was not raised, the
     image's :func:`~her2net.detect.noise_floor.white_noise_index` is below
     ``WHITE_NOISE_MAX_INDEX`` and the checkpoint has a ``noise_peak_rate``, the threshold is
     lowered to :func:`~her2net.detect.noise_floor.noise_limited_threshold`, but not below
@@ -155,17 +183,24 @@ def auto_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
         The image's area.
     noise_peak_rate : dict, optional
         ``thresholds`` and ``rate_per_um2`` of the checkpoint.
+    sparse_threshold : dict, optional
+        ``threshold``, ``below_per_um2`` and ``confident_score`` of the checkpoint.
 
     Returns
     -------
     threshold : float
-    rule : {'raised', 'noise-limited', 'calibrated'}
+    rule : {'raised', 'sparse', 'noise-limited', 'calibrated'}
     """
     from her2net.detect.noise_floor import WHITE_NOISE_MAX_INDEX, noise_limited_threshold
 
+    sparse = sparse_labels(scores, area_um2=area_um2, sparse_threshold=sparse_threshold)
+    if sparse:
+        threshold = max(float(threshold), float(sparse_threshold["threshold"]))
     raised = image_threshold(scores, threshold=threshold, relative_threshold=relative_threshold)
     if raised > threshold:
         return raised, "raised"
+    if sparse:
+        return float(threshold), "sparse"
     if noise_peak_rate and white_index < WHITE_NOISE_MAX_INDEX:
         lowered = noise_limited_threshold(scores, area_um2=area_um2,
                                           thresholds=noise_peak_rate["thresholds"],

@@ -61,6 +61,11 @@ class Her2netModel:
         scoring at least each threshold in label-free noise (``python -m train calibrate``);
         None when the checkpoint has none (the threshold is then never lowered, see
         :mod:`her2net.detect.noise_floor`).
+    sparse_threshold : dict or None
+        The threshold where an image's labels are sparse among its clutter: ``threshold``,
+        ``below_per_um2`` and ``confident_score`` (see
+        :func:`her2net.detect.postprocess.auto_threshold`; ``python -m train calibrate
+        --replicas``); None when the checkpoint has none.
     metadata : dict
         Everything stored with the weights.
     path : Path or None
@@ -77,6 +82,7 @@ class Her2netModel:
     relative_threshold: float = 0.0
     min_distance_px: int = 2
     noise_peak_rate: dict | None = None
+    sparse_threshold: dict | None = None
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     device: str = "cpu"
@@ -196,6 +202,7 @@ def load_model(path=None, *, device: str = "cpu") -> Her2netModel:
         relative_threshold=float(metadata.get("relative_threshold", 0.0)),
         min_distance_px=int(metadata.get("min_distance_px", 2)),
         noise_peak_rate=metadata.get("noise_peak_rate"),
+        sparse_threshold=metadata.get("sparse_threshold"),
         metadata=metadata,
         path=path,
         device=str(device),

@@ -134,6 +134,31 @@ def test_auto_threshold_raises_lowers_or_keeps():
         assert auto_threshold(faint, white_index=white_index, **options) == (0.325, "calibrated")
 
 
+def test_sparse_labels_among_clutter_get_the_sparse_threshold():
+    from her2net.detect.postprocess import auto_threshold
+
+    rule = {"threshold": 0.5, "below_per_um2": 100.0, "confident_score": 0.6}
+    # A replica with 20 gold scoring 0.65-0.9 and 400 particles scoring 0.15-0.55 in 1 um^2.
+    rng = np.random.default_rng(0)
+    sparse = np.concatenate([rng.uniform(0.65, 0.9, 20), rng.uniform(0.15, 0.55, 400)])
+    options = dict(threshold=0.325, relative_threshold=0.45, white_index=5.0, area_um2=1.0)
+    assert auto_threshold(sparse, **options) == (0.325, "calibrated")
+    assert auto_threshold(sparse, sparse_threshold=rule, **options) == (0.5, "sparse")
+    kept = sparse[sparse >= 0.5]
+    # Every gold, and under half the particles that 0.325 lets through.
+    assert (kept >= 0.65).sum() == 20
+    assert len(kept) - 20 < 0.5 * ((sparse >= 0.325).sum() - 20)
+    # The same clutter with 300 gold per um^2: labels in numbers, the calibrated threshold holds
+    # (the relative raise still applies).
+    dense = np.concatenate([rng.uniform(0.65, 0.9, 300), rng.uniform(0.15, 0.55, 400)])
+    threshold, how = auto_threshold(dense, sparse_threshold=rule, **options)
+    assert how in ("calibrated", "raised") and threshold < 0.5
+    # A sparse image whose raise is higher still is raised.
+    bright = np.concatenate([np.full(20, 0.99), rng.uniform(0.15, 0.3, 400)])
+    assert auto_threshold(bright, sparse_threshold=rule, **dict(options, relative_threshold=0.6)) \
+        == (pytest.approx(0.594), "raised")
+
+
 def test_labels_cut_by_the_edge_are_not_held_to_a_raised_threshold(rng, shipped_model):
     from her2net.detect.postprocess import EDGE_MAX_WHITE_INDEX
 
