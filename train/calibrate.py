@@ -123,7 +123,8 @@ def replica_scenes(n_scenes: int, *, seed: int = 7):
 def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, thresholds=THRESHOLDS,
                           relative_thresholds=RELATIVE_THRESHOLDS,
                           sparse_thresholds=SPARSE_THRESHOLDS, sparse_below=SPARSE_BELOW_PER_UM2,
-                          tolerance_nm: float = 4.0, noise_peak_rate: dict | None = None) -> dict:
+                          tolerance_nm: float = 4.0, noise_peak_rate: dict | None = None,
+                          keep_pair: bool = False) -> dict:
     """Choose the thresholds of ``model`` on simulated freeze-fracture replicas.
 
     Two stages on the scenes of :func:`replica_scenes`, detected once and replayed as
@@ -133,7 +134,8 @@ def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, threshold
     higher threshold from ``sparse_thresholds`` where fewer than one of ``sparse_below`` peaks
     per um^2 score :data:`SPARSE_CONFIDENT_SCORE` or more), or none, with the best mean F1 over
     all three kinds. For a replica specialist, which ``detect`` sends only images of that kind
-    (:mod:`her2net.detect.routing`).
+    (:mod:`her2net.detect.routing`). ``keep_pair`` skips the first stage: the sparse rule is
+    chosen for the checkpoint's own pair (``model.threshold``, ``model.relative_threshold``).
 
     Returns
     -------
@@ -145,6 +147,9 @@ def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, threshold
     """
     found = detect_scenes(model, replica_scenes(n_scenes, seed=seed),
                           floor=float(min(thresholds)), progress_every=10)
+    if keep_pair:
+        thresholds = (float(model.threshold),)
+        relative_thresholds = (float(model.relative_threshold),)
     dense = sweep_thresholds(model, found, groups=REPLICA_GROUPS[:2], thresholds=thresholds,
                              relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
                              noise_peak_rate=noise_peak_rate)
@@ -390,6 +395,9 @@ def main(argv=None) -> int:
                         help="sweep on simulated freeze-fracture replicas (gold as drawn, "
                              "visible, sparse) instead of the dose ladder: for a replica "
                              "specialist")
+    parser.add_argument("--keep-threshold", action="store_true",
+                        help="with --replicas: keep the checkpoint's threshold and relative "
+                             "threshold, choose only the sparse rule")
     own = parser.add_argument_group(
         "calibrating on annotated images instead of the simulated ladder (after fine-tuning: "
         "the threshold for the lab's own kind of images; hold these images out of training)")
@@ -410,6 +418,8 @@ def main(argv=None) -> int:
     if args.annotated is None and any(v is not None for v in (args.images_dir, args.manifest,
                                                               args.images)):
         parser.error("--images-dir, --manifest and --images go with --annotated POINTS_CSV")
+    if args.keep_threshold and not args.replicas:
+        parser.error("--keep-threshold goes with --replicas")
     if args.replicas and args.annotated is not None:
         parser.error("--replicas and --annotated are two ways to calibrate: give one")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -453,10 +463,11 @@ def main(argv=None) -> int:
                    + f" --noise-images {args.noise_images}")
     elif args.replicas:
         result = calibrate_on_replicas(model, n_scenes=args.scenes, seed=args.seed,
-                                       noise_peak_rate=noise)
+                                       noise_peak_rate=noise, keep_pair=args.keep_threshold)
         groups = "replicas " + ", ".join(REPLICA_GROUPS)
         command = (f"python -m train calibrate <checkpoint> --replicas --scenes {args.scenes}"
-                   f" --seed {args.seed} --noise-images {args.noise_images}")
+                   f" --seed {args.seed} --noise-images {args.noise_images}"
+                   + (" --keep-threshold" if args.keep_threshold else ""))
     else:
         result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
                                      standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)
