@@ -74,6 +74,21 @@ def test_calibrate_replicas_and_annotated_are_exclusive(shipped_model, tmp_path,
     assert "give one" in capsys.readouterr().err
 
 
+def test_keep_threshold_goes_with_replicas(shipped_model, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(shipped_model.path), "--keep-threshold"])
+    assert exc.value.code == 2
+    assert "--keep-threshold goes with --replicas" in capsys.readouterr().err
+
+
+def test_shipped_replica_checkpoint_has_its_sparse_rule():
+    model = load_model("replicas")
+    assert (model.threshold, model.relative_threshold) == (0.325, 0.45)
+    assert model.sparse_threshold == {"threshold": 0.6, "below_per_um2": 60.0,
+                                      "confident_score": 0.6}
+    assert load_model(None).sparse_threshold is None  # the default checkpoint has none
+
+
 def test_calibrate_command_writes_a_loadable_checkpoint(shipped_model, tmp_path, capsys):
     out = tmp_path / "calibrated.pt"
     assert main([str(shipped_model.path), "--out", str(out), "--scenes", "3",
