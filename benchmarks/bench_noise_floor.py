@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 
 from benchmarks.common import Condition, format_table, make_set, replica_set  # noqa: E402
 from benchmarks.independent_sim import independent_set  # noqa: E402
+from her2net.simulate import VISIBLE_GOLD  # noqa: E402
 
 SEED = 404
 
@@ -71,8 +72,7 @@ def kinds(n_images: int):
                _samples(make_set(condition, n_images=n_images, seed=SEED)))
     yield "her2net sim, replicas", True, _samples(replica_set(n_images, SEED))
     yield ("her2net sim, replicas, gold visible (weak grain)", True,
-           _samples(replica_set(n_images, SEED, overrides={"texture": 0.03, "gold_mfp_nm": 6.0,
-                                                           "tail_weight": 0.0})))
+           _samples(replica_set(n_images, SEED, overrides=VISIBLE_GOLD)))
 
 
 def index_table(model, n_images: int) -> pd.DataFrame:

@@ -57,8 +57,6 @@ KINDS = (("gold", "bright"), ("qd", "bright"), ("gold", "dark"))
 NOISE_THRESHOLDS = tuple(np.round(np.arange(0.15, 0.501, 0.025), 3))
 #: The kinds of replica of ``--replicas``, each weighing equally in the mean F1.
 REPLICA_GROUPS = ("drawn", "visible", "sparse")
-#: Gold as distinct as an annotator needs it: a weak Pt/C grain, opaque gold, no PSF tail.
-VISIBLE_GOLD = {"texture": 0.03, "gold_mfp_nm": 6.0, "tail_weight": 0.0}
 #: The sparse rule's grid (``--replicas``): its threshold, and the confident peaks per um^2
 #: under which an image's labels count as sparse ...
 SPARSE_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
@@ -97,10 +95,10 @@ def replica_scenes(n_scenes: int, *, seed: int = 7):
     membrane particles, at 0.8-2 nm/px and a matched SNR of 15-60 (both log-uniform), the
     groups of :data:`REPLICA_GROUPS` in turn: ``drawn`` (every other parameter drawn by the
     simulator: gold 30-1000 per um^2, 400-nm field), ``visible`` (the same with
-    :data:`VISIBLE_GOLD`) and ``sparse`` (visible gold on 10-30 receptors per um^2, 1200-nm
-    field).
+    :data:`her2net.simulate.VISIBLE_GOLD`) and ``sparse`` (visible gold on 10-30 receptors per
+    um^2, 1200-nm field).
     """
-    from her2net.simulate import simulate_tile
+    from her2net.simulate import VISIBLE_GOLD, simulate_tile
 
     for i in range(n_scenes):
         rng = np.random.default_rng([seed, i])
@@ -150,9 +148,9 @@ def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, threshold
     if keep_pair:
         thresholds = (float(model.threshold),)
         relative_thresholds = (float(model.relative_threshold),)
-    dense = sweep_thresholds(model, found, groups=REPLICA_GROUPS[:2], thresholds=thresholds,
-                             relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
-                             noise_peak_rate=noise_peak_rate)
+    dense = best_pair(found, groups=REPLICA_GROUPS[:2], thresholds=thresholds,
+                      relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
+                      noise_peak_rate=noise_peak_rate)
     t, r = dense["threshold"], dense["relative_threshold"]
     rules = [None] + [{"threshold": float(ts), "below_per_um2": float(d0),
                        "confident_score": SPARSE_CONFIDENT_SCORE}
@@ -233,17 +231,25 @@ def sweep_thresholds(model, scenes, *, groups, thresholds=THRESHOLDS,
                      noise_peak_rate: dict | None = None, progress_every: int = 30) -> dict:
     """F1 of every (threshold, relative threshold) pair over ``scenes``, per group and averaged.
 
-    ``scenes`` yields ``(group, image, points_px, pixel_size_nm, polarity)`` (or is the list
-    :func:`detect_scenes` made of them); each image is detected once at the lowest threshold and
-    every pair replayed on its peaks as ``detect(threshold='auto')`` applies it. F1 is pooled
-    within a group; ``mean_f1`` is the mean over ``groups`` and the pair with the best one is
-    returned.
+    ``scenes`` yields ``(group, image, points_px, pixel_size_nm, polarity)``; each image is
+    detected once at the lowest threshold (:func:`detect_scenes`) and every pair replayed on its
+    peaks as ``detect(threshold='auto')`` applies it (:func:`best_pair`). F1 is pooled within a
+    group; ``mean_f1`` is the mean over ``groups`` and the pair with the best one is returned.
     """
+    found = detect_scenes(model, scenes, floor=float(min(thresholds)),
+                          progress_every=progress_every)
+    return best_pair(found, groups=groups, thresholds=thresholds,
+                     relative_thresholds=relative_thresholds, tolerance_nm=tolerance_nm,
+                     noise_peak_rate=noise_peak_rate)
+
+
+def best_pair(found: list, *, groups, thresholds=THRESHOLDS,
+              relative_thresholds=RELATIVE_THRESHOLDS, tolerance_nm: float = 4.0,
+              noise_peak_rate: dict | None = None) -> dict:
+    """The (threshold, relative threshold) pair with the best mean F1 on :func:`detect_scenes`'s
+    peaks, and the whole table; see :func:`sweep_thresholds`."""
     from her2net.detect.postprocess import RELATIVE_THRESHOLD_QUANTILE
 
-    floor = float(min(thresholds))
-    found = scenes if isinstance(scenes, list) else detect_scenes(
-        model, scenes, floor=floor, progress_every=progress_every)
     grid = [(float(t), float(r), None) for t in thresholds for r in relative_thresholds]
     table = _replay(found, grid, groups=groups, tolerance_nm=tolerance_nm,
                     noise_peak_rate=noise_peak_rate)

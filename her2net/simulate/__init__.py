@@ -18,8 +18,8 @@ simulate_cell_points(rng, *, size_px=1024, pixel_size_nm=1.0, density_per_um2=50
 from her2net.simulate.cell import CellPoints, simulate_cell_points
 from her2net.simulate.dataset import SimulatedDataset, simulate_dataset
 from her2net.simulate.labels import LabelSpec
-from her2net.simulate.params import CLEAN_SCENE, PARAM_NAMES, draw_params
+from her2net.simulate.params import CLEAN_SCENE, PARAM_NAMES, VISIBLE_GOLD, draw_params
 from her2net.simulate.tile import simulate_tile
 
 __all__ = ["simulate_tile", "simulate_dataset", "simulate_cell_points", "SimulatedDataset", "CellPoints",
-           "LabelSpec", "draw_params", "PARAM_NAMES", "CLEAN_SCENE"]
+           "LabelSpec", "draw_params", "PARAM_NAMES", "CLEAN_SCENE", "VISIBLE_GOLD"]

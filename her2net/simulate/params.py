@@ -13,7 +13,7 @@ import numpy as np
 from her2net.errors import InputError
 from her2net.simulate.labels import GOLD_SIZES_NM, LABEL_KINDS
 
-__all__ = ["draw_params", "PARAM_NAMES", "CLEAN_SCENE", "check_params"]
+__all__ = ["draw_params", "PARAM_NAMES", "CLEAN_SCENE", "VISIBLE_GOLD", "check_params"]
 
 
 def _loguniform(rng, lo, hi):
@@ -146,6 +146,11 @@ CLEAN_SCENE = {"particles_per_um2": 0.0, "debris_per_um2": 0.0, "salt_per_um2": 
                "texture": 0.0, "scan_lines": 0.0, "cell_edge": False, "gradient": 0.0,
                "thickness_variation": 0.0, "ruffle_contrast": 0.0, "membrane_lines": 0.0,
                "halo": 0.0}
+
+#: Overrides for bright-field TEM whose gold is as distinct as an annotator needs it: a weak Pt/C
+#: grain, opaque gold, no PSF tail (the replica benchmarks' and ``train calibrate --replicas``'
+#: 'gold visible').
+VISIBLE_GOLD = {"texture": 0.03, "gold_mfp_nm": 6.0, "tail_weight": 0.0}
 
 
 def check_params(p: dict) -> None:
