@@ -71,15 +71,16 @@ def record(rng: np.random.Generator, signal: np.ndarray, p: dict, *, n0: float,
     counts *= np.float32(p["gain"])
     counts += np.float32(p["offset"])
     if p.get("bit_depth", 0) == 8:
-        counts = _quantise_8bit(rng, counts)
+        counts = _quantise_8bit(rng, counts, clip_fraction=float(p.get("clip_fraction", 0.01)))
     return counts
 
 
-def _quantise_8bit(rng, image):
-    """An 8-bit export: a random window (clipping up to ~1 % at each end) mapped to 0..255."""
+def _quantise_8bit(rng, image, *, clip_fraction: float = 0.01):
+    """An 8-bit export: a random window (clipping up to ``clip_fraction`` of the pixels at each
+    end) mapped to 0..255."""
     sample = image.ravel()[:: max(1, image.size // 8192)]
-    lo = np.quantile(sample, rng.uniform(0.0, 0.01))
-    hi = np.quantile(sample, rng.uniform(0.99, 1.0))
+    lo = np.quantile(sample, rng.uniform(0.0, clip_fraction))
+    hi = np.quantile(sample, rng.uniform(1.0 - clip_fraction, 1.0))
     if hi <= lo:
         return image
     out = (image - lo) * np.float32(255.0 / (hi - lo))

@@ -134,6 +134,11 @@ def _draw_all(rng: np.random.Generator, o: dict) -> dict:
     put("camera_blur_px", lambda: _sometimes(rng, 0.5, lambda: rng.uniform(0.3, 0.8)) if dark else 0.0)
     # Drawn after everything else so that adding it left every earlier draw of a seed unchanged.
     put("shadow_contrast", lambda: rng.uniform(0.5, 1.2))
+    # Not drawn (no random number used, so every seed's images stay as they were): the most an
+    # 8-bit export clips at each end, as a fraction of the pixels; each export draws its own
+    # fraction in 0..clip_fraction. A microscope's display window clips more where it is set for
+    # the gold alone.
+    put("clip_fraction", lambda: 0.01)
     return p
 
 
@@ -171,6 +176,8 @@ def check_params(p: dict) -> None:
         raise InputError(f"density_per_um2: must be >= 0, got {p['density_per_um2']}")
     if p["bit_depth"] not in (0, 8):
         raise InputError(f"bit_depth: expected 0 (no quantisation) or 8, got {p['bit_depth']!r}")
+    if not 0 <= p["clip_fraction"] < 0.5:
+        raise InputError(f"clip_fraction: must be in [0, 0.5), got {p['clip_fraction']}")
     if p["dose_e_per_A2"] is not None and not p["dose_e_per_A2"] > 0:
         raise InputError(f"dose_e_per_A2: must be positive, got {p['dose_e_per_A2']}")
     smallest = min(min(p["gold_diameters_nm"]) if p["label"] != "qd" else np.inf,

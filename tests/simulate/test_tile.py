@@ -168,3 +168,24 @@ def test_reversed_replica_print_inverts_the_whole_image():
     np.testing.assert_array_equal(points, points_r)
     np.testing.assert_allclose(reversed_, recorded.max() + recorded.min() - recorded, rtol=1e-6)
     assert len(points) > 3
+
+
+def test_clip_fraction_sets_how_much_an_8bit_export_clips():
+    """Each export clips a fraction drawn in 0..clip_fraction at each end; the default (0.01) uses
+    the same random numbers as any other, so a wider window changes only the export."""
+    def dark_share(clip_fraction, seed):
+        image, points, _ = simulate_tile(np.random.default_rng(seed), 192, pixel_size_nm=1.2,
+                                         polarity="dark", specimen="replica", bit_depth=8,
+                                         clip_fraction=clip_fraction)
+        return float(np.mean(image == 0)), float(np.mean(image == 255)), points
+
+    default = [dark_share(0.01, s) for s in range(6)]
+    wide = [dark_share(0.05, s) for s in range(6)]
+    none = [dark_share(0.0, s) for s in range(6)]
+    assert max(d[0] for d in default) <= 0.012 and max(d[1] for d in default) <= 0.012
+    assert np.mean([w[0] for w in wide]) > 3 * np.mean([d[0] for d in default])
+    assert max(n[0] for n in none) < 1e-3 and max(n[1] for n in none) < 1e-3
+    for d, w in zip(default, wide):
+        assert np.array_equal(d[2], w[2])  # the same scene, exported otherwise
+    with pytest.raises(InputError, match="clip_fraction"):
+        simulate_tile(np.random.default_rng(0), 64, bit_depth=8, clip_fraction=0.6)
