@@ -71,11 +71,11 @@ def record(rng: np.random.Generator, signal: np.ndarray, p: dict, *, n0: float,
     counts *= np.float32(p["gain"])
     counts += np.float32(p["offset"])
     if p.get("bit_depth", 0) == 8:
-        counts = _quantise_8bit(rng, counts, clip_fraction=float(p.get("clip_fraction", 0.01)))
+        counts = _quantise_8bit(rng, counts, float(p["clip_fraction"]))
     return counts
 
 
-def _quantise_8bit(rng, image, *, clip_fraction: float = 0.01):
+def _quantise_8bit(rng, image, clip_fraction: float):
     """An 8-bit export: a random window (clipping up to ``clip_fraction`` of the pixels at each
     end) mapped to 0..255."""
     sample = image.ravel()[:: max(1, image.size // 8192)]
