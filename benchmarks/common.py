@@ -218,17 +218,22 @@ class Timer:
         return False
 
 
-def add_peer_arguments(parser, *, results, n_test: int) -> None:
-    """The options shared by the benchmarks that score her2net beside tuned peers."""
+def add_peer_arguments(parser, *, results, n_test: int, routed: bool = False) -> None:
+    """The options shared by the benchmarks that score her2net beside tuned peers.
+
+    ``routed``: her2net's checkpoint defaults to 'auto' (as `her2net detect` without
+    ``--checkpoint``) instead of the shipped her2net-v1.pt alone.
+    """
     parser.add_argument("--methods", nargs="+", default=["trackpy", "blob_log", "her2net"],
                         choices=["trackpy", "blob_log", "matched_filter", "her2net"])
     parser.add_argument("--n-calibration", type=int, default=3)
     parser.add_argument("--n-test", type=int, default=n_test)
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="her2net checkpoint to score (default: the shipped her2net-v1.pt "
-                             "alone; 'replicas': the replica specialist; 'auto': both, routed "
-                             "per image as `her2net detect` does without --checkpoint); give "
-                             "--results elsewhere to keep the stored rows")
+    default = ("'auto'" if routed else "the shipped her2net-v1.pt alone")
+    parser.add_argument("--checkpoint", type=Path, default=Path("auto") if routed else None,
+                        help=f"her2net checkpoint to score (default: {default}; 'default': "
+                             "her2net-v1.pt; 'replicas': the replica specialist; 'auto': both, "
+                             "routed per image as `her2net detect` does without --checkpoint); "
+                             "give --results elsewhere to keep the stored rows")
     parser.add_argument("--results", type=Path, default=results)
     parser.add_argument("--print-only", action="store_true", help="print the stored tables")
 

@@ -404,6 +404,14 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-threshold", action="store_true",
                         help="with --replicas: keep the checkpoint's threshold and relative "
                              "threshold, choose only the sparse rule")
+    parser.add_argument("--sparse-thresholds", type=float, nargs="+", default=None, metavar="T",
+                        help="with --replicas: the sparse rule's thresholds to choose from "
+                             f"(default {' '.join(f'{t:g}' for t in SPARSE_THRESHOLDS)}; the "
+                             "shipped specialist's is limited to 0.5, docs/training.md)")
+    parser.add_argument("--sparse-below", type=float, nargs="+", default=None, metavar="N",
+                        help="with --replicas: the confident peaks per um^2 under which the "
+                             "rule holds, to choose from (default "
+                             f"{' '.join(f'{b:g}' for b in SPARSE_BELOW_PER_UM2)})")
     own = parser.add_argument_group(
         "calibrating on annotated images instead of the simulated ladder (after fine-tuning: "
         "the threshold for the lab's own kind of images; hold these images out of training)")
@@ -426,6 +434,14 @@ def main(argv=None) -> int:
         parser.error("--images-dir, --manifest and --images go with --annotated POINTS_CSV")
     if args.keep_threshold and not args.replicas:
         parser.error("--keep-threshold goes with --replicas")
+    for name, values in (("--sparse-thresholds", args.sparse_thresholds),
+                         ("--sparse-below", args.sparse_below)):
+        if values and not args.replicas:
+            parser.error(f"{name} goes with --replicas")
+    if args.sparse_thresholds and not all(0.0 < t < 1.0 for t in args.sparse_thresholds):
+        parser.error("--sparse-thresholds: each must be a probability in (0, 1)")
+    if args.sparse_below and not all(b > 0 for b in args.sparse_below):
+        parser.error("--sparse-below: each must be a positive number of peaks per um^2")
     if args.replicas and args.annotated is not None:
         parser.error("--replicas and --annotated are two ways to calibrate: give one")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -468,12 +484,20 @@ def main(argv=None) -> int:
                    + (f" --images {' '.join(args.images)}" if args.images else "")
                    + f" --noise-images {args.noise_images}")
     elif args.replicas:
+        sparse_thresholds = tuple(args.sparse_thresholds or SPARSE_THRESHOLDS)
+        sparse_below = tuple(args.sparse_below or SPARSE_BELOW_PER_UM2)
         result = calibrate_on_replicas(model, n_scenes=args.scenes, seed=args.seed,
-                                       noise_peak_rate=noise, keep_pair=args.keep_threshold)
+                                       noise_peak_rate=noise, keep_pair=args.keep_threshold,
+                                       sparse_thresholds=sparse_thresholds,
+                                       sparse_below=sparse_below)
         groups = "replicas " + ", ".join(REPLICA_GROUPS)
         command = (f"python -m train calibrate <checkpoint> --replicas --scenes {args.scenes}"
                    f" --seed {args.seed} --noise-images {args.noise_images}"
-                   + (" --keep-threshold" if args.keep_threshold else ""))
+                   + (" --keep-threshold" if args.keep_threshold else "")
+                   + (" --sparse-thresholds " + " ".join(f"{t:g}" for t in sparse_thresholds)
+                      if args.sparse_thresholds else "")
+                   + (" --sparse-below " + " ".join(f"{b:g}" for b in sparse_below)
+                      if args.sparse_below else ""))
     else:
         result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
                                      standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)

@@ -81,10 +81,23 @@ def test_keep_threshold_goes_with_replicas(shipped_model, capsys):
     assert "--keep-threshold goes with --replicas" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--sparse-thresholds", "0.5"], "--sparse-thresholds goes with --replicas"),
+    (["--replicas", "--sparse-thresholds", "1.5"], "each must be a probability in (0, 1)"),
+    (["--sparse-below", "60"], "--sparse-below goes with --replicas"),
+    (["--replicas", "--sparse-below", "0"], "each must be a positive number of peaks"),
+])
+def test_sparse_thresholds_are_checked_before_any_work(shipped_model, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main([str(shipped_model.path), *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_shipped_replica_checkpoint_has_its_sparse_rule():
     model = load_model("replicas")
     assert (model.threshold, model.relative_threshold) == (0.325, 0.45)
-    assert model.sparse_threshold == {"threshold": 0.6, "below_per_um2": 60.0,
+    assert model.sparse_threshold == {"threshold": 0.5, "below_per_um2": 60.0,
                                       "confident_score": 0.6}
     assert load_model(None).sparse_threshold is None  # the default checkpoint has none
 
