@@ -82,30 +82,35 @@ def _is_size(sample: Sample, gold: str) -> np.ndarray:
 def one_size(samples, permissive: pd.DataFrame, gold: str):
     """Samples holding only the ``gold`` labels, and a filter for detections of those samples.
 
-    The filter drops the detections that ``permissive`` (the same method's detections at its
-    lowest threshold) matches to a label of the other size.
+    The filter drops, image by image, the detections of a frame that are matched one-to-one
+    (within 4 nm) to a label of the other size. It matches each frame itself: the refinement
+    moves a peak by up to a few tenths of a pixel between a permissive and a calibrated
+    threshold, so positions taken from another frame would not find it. ``permissive`` is kept
+    in the signature for the callers; the filter does not need it.
     """
     from her2net.evaluate.metrics import match_image
 
     if gold == "6+12":
         return samples, lambda frame: frame
-    kept, set_aside = [], set()
+    kept, other = [], {}
     for sample in samples:
         keep = _is_size(sample, gold)
         meta = {k: (np.asarray(v)[keep] if np.ndim(v) == 1 and len(v) == len(keep) else v)
                 for k, v in sample.metadata.items()}
         kept.append(Sample(sample.name, sample.image, sample.points_px[keep],
                            sample.pixel_size_nm, sample.polarity, meta))
-        found = permissive[permissive["image"] == sample.name]
-        other = sample.points_px[~keep] * sample.pixel_size_nm
-        det_to_truth, _, _ = match_image(found[["x_nm", "y_nm"]].to_numpy(float), other,
-                                         tolerance_nm=TOLERANCE_NM)
-        rows = found[det_to_truth >= 0]
-        set_aside |= set(zip(rows["image"], rows["x_nm"].round(6), rows["y_nm"].round(6)))
+        other[sample.name] = sample.points_px[~keep] * sample.pixel_size_nm
 
     def without_other_size(frame: pd.DataFrame) -> pd.DataFrame:
-        keys = zip(frame["image"], frame["x_nm"].round(6), frame["y_nm"].round(6))
-        return frame[[k not in set_aside for k in keys]]
+        drop = np.zeros(len(frame), dtype=bool)
+        positions = frame[["x_nm", "y_nm"]].to_numpy(float)
+        for name, rows in frame.groupby("image", sort=False).indices.items():
+            labels = other.get(name)
+            if labels is None or not len(labels):
+                continue
+            det_to_truth, _, _ = match_image(positions[rows], labels, tolerance_nm=TOLERANCE_NM)
+            drop[rows[det_to_truth >= 0]] = True
+        return frame[~drop]
 
     return kept, without_other_size
 
