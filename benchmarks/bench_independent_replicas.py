@@ -39,7 +39,7 @@ if __package__ in (None, ""):
 
 import pandas as pd  # noqa: E402
 
-from benchmarks.bench_replicas import GOLD_ROWS, _scores, spread_over_seeds  # noqa: E402
+from benchmarks.bench_replicas import score_methods, spread_over_seeds  # noqa: E402
 from benchmarks.common import (Timer, add_peer_arguments, format_table,  # noqa: E402
                                setup_logging)
 from benchmarks.independent_replica import replica_set  # noqa: E402
@@ -59,7 +59,7 @@ CONDITIONS = {
 
 def run(n_calibration: int, n_test: int, methods, checkpoint="auto", conditions=tuple(CONDITIONS),
         test_seeds=(TEST_SEED,)) -> pd.DataFrame:
-    from benchmarks.peers import PEERS, Her2net, calibrate, detect_set
+    from benchmarks.peers import PEERS, Her2net, calibrate
 
     detectors = [Her2net(checkpoint=checkpoint) if m == "her2net" else PEERS[m]() for m in methods]
     rows = []
@@ -77,22 +77,7 @@ def run(n_calibration: int, n_test: int, methods, checkpoint="auto", conditions=
                      t_cal.seconds)
         for seed in test_seeds:
             test = replica_set(n_images, seed, name=name, **options)
-            area_um2 = sum(s.image.size * s.pixel_size_nm ** 2 for s in test) / 1e6
-            for method in detectors:
-                params = tuned[method.name]
-                with Timer() as t:
-                    permissive = detect_set(method, test, {**params, "threshold": (
-                        0.1 if method.name == "her2net" else None)})
-                    found = detect_set(method, test, params)
-                for gold in GOLD_ROWS:
-                    rows.append({"condition": name, "gold": gold, "method": method.name,
-                                 "test_seed": seed,
-                                 **_scores(test, permissive, found, gold, area_um2),
-                                 "params": repr(params)})
-                    logging.info("%-16s seed %d gold %-5s %-8s F1 %.3f (P %.3f R %.3f) "
-                                 "P@R0.95 %.3f [%.0f s]", name, seed, gold, method.name,
-                                 rows[-1]["f1"], rows[-1]["precision"], rows[-1]["recall"],
-                                 rows[-1]["precision_at_recall_0.95"], t.seconds)
+            rows += score_methods(detectors, tuned, test, ("condition", name), seed)
     return pd.DataFrame(rows)
 
 

@@ -118,7 +118,7 @@ def one_size(samples, permissive: pd.DataFrame, gold: str):
 def run(n_calibration: int, n_test: int, methods, checkpoint=None,
         contrasts=PARTICLE_CONTRASTS, overrides=None, her2net_threshold="auto",
         test_seeds=(TEST_SEED,), size_px: int = SIZE_PX) -> pd.DataFrame:
-    from benchmarks.peers import PEERS, Her2net, calibrate, detect_set
+    from benchmarks.peers import PEERS, Her2net, calibrate
 
     detectors = [Her2net(checkpoint=checkpoint) if m == "her2net" else PEERS[m]() for m in methods]
     rows = []
@@ -131,24 +131,39 @@ def run(n_calibration: int, n_test: int, methods, checkpoint=None,
         for seed in test_seeds:
             test = replica_set(n_test, seed, particle_contrast=contrast, overrides=overrides,
                                size_px=size_px)
-            area_um2 = sum(s.image.size * s.pixel_size_nm ** 2 for s in test) / 1e6
-            for method in detectors:
-                params = tuned[method.name]
-                with Timer() as t:
-                    # All peaks down to a low threshold, for the precision-recall curve.
-                    permissive = detect_set(method, test, {**params, "threshold": (
-                        0.1 if method.name == "her2net" else None)})
-                    found = detect_set(method, test, params)
-                for gold in GOLD_ROWS:
-                    rows.append({"particle_contrast": name, "gold": gold, "method": method.name,
-                                 "test_seed": seed,
-                                 **_scores(test, permissive, found, gold, area_um2),
-                                 "params": repr(params)})
-                    logging.info("particles %-16s seed %d gold %-5s %-8s F1 %.3f (P %.3f R %.3f) "
-                                 "P@R0.95 %.3f [%.0f s]", name, seed, gold, method.name,
-                                 rows[-1]["f1"], rows[-1]["precision"], rows[-1]["recall"],
-                                 rows[-1]["precision_at_recall_0.95"], t.seconds)
+            rows += score_methods(detectors, tuned, test, ("particle_contrast", name), seed,
+                                  log_prefix="particles ")
     return pd.DataFrame(rows)
+
+
+def score_methods(detectors, tuned: dict, test, condition: tuple, seed: int, *,
+                  log_prefix: str = "") -> list[dict]:
+    """Rows of every detector on one test set: all the gold and each size alone.
+
+    ``tuned`` maps a detector's name to its parameters; ``condition`` is the (column, value)
+    naming the set, the first column of each row (then ``gold``, ``method``, ``test_seed`` and
+    the figures of :func:`_scores`). Logs a line per row.
+    """
+    from benchmarks.peers import detect_set
+
+    area_um2 = sum(s.image.size * s.pixel_size_nm ** 2 for s in test) / 1e6
+    rows = []
+    for method in detectors:
+        params = tuned[method.name]
+        with Timer() as t:
+            # All peaks down to a low threshold, for the precision-recall curve.
+            permissive = detect_set(method, test, {**params, "threshold": (
+                0.1 if method.name == "her2net" else None)})
+            found = detect_set(method, test, params)
+        for gold in GOLD_ROWS:
+            rows.append({condition[0]: condition[1], "gold": gold, "method": method.name,
+                         "test_seed": seed, **_scores(test, permissive, found, gold, area_um2),
+                         "params": repr(params)})
+            logging.info("%s%-16s seed %d gold %-5s %-8s F1 %.3f (P %.3f R %.3f) P@R0.95 %.3f "
+                         "[%.0f s]", log_prefix, condition[1], seed, gold, method.name,
+                         rows[-1]["f1"], rows[-1]["precision"], rows[-1]["recall"],
+                         rows[-1]["precision_at_recall_0.95"], t.seconds)
+    return rows
 
 
 def _scores(test, permissive: pd.DataFrame, found: pd.DataFrame, gold: str,
