@@ -37,6 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.bench_replicas import score_methods, spread_over_seeds  # noqa: E402
@@ -46,6 +47,8 @@ from benchmarks.independent_replica import replica_set  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "independent_replicas.csv"
 CAL_SEED, TEST_SEED = 303, 404
+#: Seed of the images ``--export-annotated`` writes (neither calibration nor test images).
+EXPORT_SEED = 505
 FIELD_NM = 384.0
 #: name -> (options of independent_replica.replica_image, test images or None for --n-test)
 CONDITIONS = {
@@ -122,6 +125,34 @@ def write_preview(path: Path, conditions, checkpoint="auto", crop_px: int = 200)
     plt.close(fig)
 
 
+def export_annotated(folder: Path, conditions, n_images: int, seed: int = EXPORT_SEED) -> int:
+    """Write replicas as a lab's annotated micrographs: TIFFs and a points CSV (image, x_px, y_px).
+
+    ``n_images`` of each condition at ``seed`` (not a test or calibration seed), 8- or 16-bit as
+    drawn, the pixel size in the ImageJ metadata; ``folder/points.csv`` is the format
+    ``her2net detect`` writes and ``python -m train calibrate --annotated`` and
+    ``configs/finetune.yaml`` read. Returns the number of labels written.
+    """
+    import tifffile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in conditions:
+        options, _ = CONDITIONS[name]
+        options = dict(options)
+        px = options.setdefault("pixel_size_nm", 1.2)
+        options.setdefault("size_px", int(round(FIELD_NM / px)))
+        for sample in replica_set(n_images, seed, name=name, **options):
+            file = sample.name.replace("/", "_") + ".tif"
+            dtype = np.uint8 if sample.metadata["bit_depth"] == 8 else np.uint16
+            tifffile.imwrite(folder / file, sample.image.astype(dtype), imagej=True,
+                             resolution=(1 / px, 1 / px), metadata={"unit": "nm"})
+            rows += [{"image": file, "x_px": x, "y_px": y} for x, y in sample.points_px]
+    pd.DataFrame(rows, columns=["image", "x_px", "y_px"]).to_csv(folder / "points.csv",
+                                                                 index=False)
+    return len(rows)
+
+
 def print_tables(table: pd.DataFrame) -> None:
     table = table.drop(columns="params", errors="ignore")
     print("\nIndependent replicas: 6- and 12-nm gold among Pt-shadowed particles "
@@ -146,8 +177,16 @@ def main(argv=None) -> int:
     parser.add_argument("--preview", type=Path, default=None, metavar="PNG",
                         help="also write a picture: a corner of the first test image of each "
                              "condition with the gold and her2net's detections")
+    parser.add_argument("--export-annotated", type=Path, default=None, metavar="DIR",
+                        help="instead of scoring, write --n-test images of each condition at a "
+                             "seed of their own as TIFFs with a points CSV (DIR/points.csv), "
+                             "for `train calibrate --annotated` or fine-tuning")
     args = parser.parse_args(argv)
     setup_logging()
+    if args.export_annotated is not None:
+        n = export_annotated(args.export_annotated, args.conditions, args.n_test)
+        logging.info("wrote %d labels to %s", n, args.export_annotated / "points.csv")
+        return 0
     if args.preview is not None:
         write_preview(args.preview, args.conditions, args.checkpoint)
         logging.info("wrote %s", args.preview)
