@@ -23,8 +23,8 @@ threshold whose recall is still 0.95, read off the test images: the target's for
 
 Conditions (``--conditions``): ``drawn`` (every parameter drawn: 500-4000 particles and 50-600
 gold per um^2, Pt from 30-60 degrees, half the images 8-bit), ``dense-particles`` (4000 per
-um^2), ``8-bit`` (every image an 8-bit export), ``2.0nm-px`` (the same field at 2 nm/px),
-``sparse-gold`` (30 gold per um^2 in 960-px images, 4 per set).
+um^2), ``8-bit`` (every image an 8-bit export), ``0.6nm-px`` and ``2.0nm-px`` (the same field at
+0.6 and 2 nm/px), ``sparse-gold`` (30 gold per um^2 in 960-px images, 4 per set).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ CONDITIONS = {
     "drawn": ({}, None),
     "dense-particles": ({"particles_per_um2": 4000.0}, None),
     "8-bit": ({"bit_depth": 8}, None),
+    "0.6nm-px": ({"pixel_size_nm": 0.6}, None),
     "2.0nm-px": ({"pixel_size_nm": 2.0}, None),
     "sparse-gold": ({"gold_per_um2": 30.0, "size_px": 960}, 4),
 }
