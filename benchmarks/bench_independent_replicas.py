@@ -61,6 +61,17 @@ CONDITIONS = {
 }
 
 
+def condition_options(name: str) -> dict:
+    """The renderer's options of condition ``name``, pixel size and image size filled in.
+
+    1.2 nm/px and the 384-nm field unless the condition says otherwise.
+    """
+    options = dict(CONDITIONS[name][0])
+    px = options.setdefault("pixel_size_nm", 1.2)
+    options.setdefault("size_px", int(round(FIELD_NM / px)))
+    return options
+
+
 def run(n_calibration: int, n_test: int, methods, checkpoint="auto", conditions=tuple(CONDITIONS),
         test_seeds=(TEST_SEED,)) -> pd.DataFrame:
     from benchmarks.peers import PEERS, Her2net, calibrate
@@ -68,11 +79,8 @@ def run(n_calibration: int, n_test: int, methods, checkpoint="auto", conditions=
     detectors = [Her2net(checkpoint=checkpoint) if m == "her2net" else PEERS[m]() for m in methods]
     rows = []
     for name in conditions:
-        options, n_fixed = CONDITIONS[name]
-        options = dict(options)
-        px = options.setdefault("pixel_size_nm", 1.2)
-        options.setdefault("size_px", int(round(FIELD_NM / px)))
-        n_images = n_fixed or n_test
+        options = condition_options(name)
+        n_images = CONDITIONS[name][1] or n_test
         with Timer() as t_cal:
             cal = replica_set(min(n_calibration, n_images), CAL_SEED, name=name, **options)
             tuned = {m.name: ({"threshold": "auto"} if m.name == "her2net"
@@ -102,10 +110,8 @@ def write_preview(path: Path, conditions, checkpoint="auto", crop_px: int = 200)
     fig, axes = plt.subplots(1, len(conditions), figsize=(4.2 * len(conditions), 4.6),
                              squeeze=False)
     for ax, name in zip(axes[0], conditions):
-        options, _ = CONDITIONS[name]
-        options = dict(options)
-        px = options.setdefault("pixel_size_nm", 1.2)
-        options.setdefault("size_px", int(round(FIELD_NM / px)))
+        options = condition_options(name)
+        px = options["pixel_size_nm"]
         sample = replica_set(1, TEST_SEED, name=name, **options)[0]
         xy, _ = method.detect(sample, {"threshold": "auto"})
         crop = min(crop_px, sample.image.shape[0])
@@ -139,10 +145,8 @@ def export_annotated(folder: Path, conditions, n_images: int, seed: int = EXPORT
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in conditions:
-        options, _ = CONDITIONS[name]
-        options = dict(options)
-        px = options.setdefault("pixel_size_nm", 1.2)
-        options.setdefault("size_px", int(round(FIELD_NM / px)))
+        options = condition_options(name)
+        px = options["pixel_size_nm"]
         for sample in replica_set(n_images, seed, name=name, **options):
             file = sample.name.replace("/", "_") + ".tif"
             dtype = np.uint8 if sample.metadata["bit_depth"] == 8 else np.uint16
