@@ -133,7 +133,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     from her2net.detect.postprocess import (EDGE_NM, auto_threshold, edge_distance_nm,
                                             image_threshold, passes_threshold)
     from her2net.detect.refine import background_fit_weight, refine_centres
-    from her2net.detect.routing import route_model
+    from her2net.detect.routing import REPLICA_WHITE_INDEX, route_model
+    from her2net.detect.shadowing import SHADOWED_INDEX, shadowing_index
     from her2net.detect.spikes import remove_spikes
     from her2net.model.preprocess import normalize_image, points_to_input_frame, resample_image
 
@@ -160,12 +161,20 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     native_shape = native.shape
 
     normalized = None
+    shadow_index = shadow_white_index = float("nan")
     if decided is not None:
         decision = decided
     elif polarity == "auto":
         bright = normalize_image(native, polarity="bright")
+        # A metal-shadowed replica with a textured background: recorded in bright field, its
+        # labels are dark whatever the network makes of the bright Pt shadows (step 2a).
+        shadow_index = shadowing_index(data, size_nm)
+        if shadow_index >= SHADOWED_INDEX:
+            shadow_white_index = white_noise_index(data, size_nm)
         decision = decide_polarity(native, polarity="auto", runner=runner, threshold=thr,
-                                   min_distance_px=min_distance, normalized_bright=bright)
+                                   min_distance_px=min_distance, normalized_bright=bright,
+                                   shadowed=bool(shadow_index >= SHADOWED_INDEX
+                                                 and shadow_white_index >= REPLICA_WHITE_INDEX))
         if decision.polarity == "bright":
             normalized = bright
         del bright
@@ -174,7 +183,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     logger.info("%s: %s", name, decision.describe())
     white_index = float("nan")
     if decision.polarity == "dark" and getattr(model, "replica_model", None) is not None:
-        white_index = white_noise_index(data, size_nm)
+        white_index = (shadow_white_index if math.isfinite(shadow_white_index)
+                       else white_noise_index(data, size_nm))
     routed, route = route_model(model, polarity=decision.polarity, white_index=white_index)
     if routed is not model:  # the specialist: its own network and threshold
         logger.info("%s: %s", name, route)
@@ -274,6 +284,8 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
     }
     if math.isfinite(white_index):
         info["white_noise_index"] = round(white_index, 3)
+    if math.isfinite(shadow_index):
+        info["shadowing_index"] = round(shadow_index, 2)
     if math.isfinite(decision.score_bright):
         info["polarity_scores"] = {"bright": decision.score_bright, "dark": decision.score_dark}
     if math.isfinite(decision.network_bright):

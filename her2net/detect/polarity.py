@@ -8,6 +8,12 @@ image (at most 16) is asked the same question. When neither polarity gives a cle
 empty field, or an untrained network), a robust skewness of a band-passed image decides: compact
 labels make a long tail on their own side of the intensity distribution.
 
+A metal-shadowed replica (``shadowed``: :func:`her2net.detect.shadowing.shadowing_index` and a
+textured background) is taken to have dark labels, as a replica is recorded in bright field
+(metal and gold dark, the shadows bright): where its gold is sparse, the bright Pt shadows behind
+hundreds of membrane particles outweigh the gold for the network, shown the image un-inverted.
+A reversed print (shadows dark, gold white) needs ``polarity='bright'``.
+
 Over a run of images (``her2net detect`` on a folder or a manifest), images whose own evidence is
 not clear take the run's polarity (:func:`run_polarity`): the network's evidence pooled over all
 images, when the images that decided clearly on their own agree.
@@ -46,9 +52,9 @@ class PolarityDecision:
     Attributes
     ----------
     polarity : {'bright', 'dark'}
-    method : {'given', 'network', 'skewness', 'run'}
+    method : {'given', 'network', 'skewness', 'run', 'shadowing'}
         'run': the image's own evidence was not clear and the run's pooled evidence decided
-        (:func:`run_polarity`).
+        (:func:`run_polarity`); 'shadowing': a metal-shadowed replica, dark labels.
     score_bright, score_dark : float
         Evidence for each polarity: summed peak scores above threshold for 'network', the
         band-passed tail asymmetry for 'skewness', the network's evidence summed over the run's
@@ -67,8 +73,9 @@ class PolarityDecision:
 
     @property
     def confident(self) -> bool:
-        """Given, or called by the network on evidence of about 15 confident peaks or more."""
-        if self.method == "given":
+        """Given, a shadowed replica, or called by the network on evidence of about 15 confident
+        peaks or more."""
+        if self.method in ("given", "shadowing"):
             return True
         return (self.method == "network"
                 and max(self.score_bright, self.score_dark) >= _FIRST_LOOK_EVIDENCE)
@@ -76,6 +83,11 @@ class PolarityDecision:
     def describe(self) -> str:
         if self.method == "given":
             return f"polarity {self.polarity} (given)"
+        if self.method == "shadowing":
+            return (f"polarity {self.polarity} (auto, by shadowing: a metal-shadowed replica, "
+                    "recorded in bright field; the network alone: bright "
+                    f"{self.network_bright:.3g} vs dark {self.network_dark:.3g}; give --polarity "
+                    "bright for a reversed print)")
         if self.method == "run":
             return (f"polarity {self.polarity} (auto, by the run: its network evidence bright "
                     f"{self.score_bright:.3g} vs dark {self.score_dark:.3g}; this image's own, "
@@ -167,7 +179,8 @@ def _skewness_scores(native: np.ndarray, *, label_sigma_px: float = 2.0) -> tupl
 
 def decide_polarity(native: np.ndarray, *, polarity: str = "auto", runner=None,
                     threshold: float = 0.5, min_distance_px: int = 2,
-                    normalized_bright: np.ndarray | None = None) -> PolarityDecision:
+                    normalized_bright: np.ndarray | None = None,
+                    shadowed: bool = False) -> PolarityDecision:
     """Choose 'bright' or 'dark' labels for an image at the network's native pixel size.
 
     Parameters
@@ -184,6 +197,11 @@ def decide_polarity(native: np.ndarray, *, polarity: str = "auto", runner=None,
         Minimum peak distance in native pixels.
     normalized_bright : ndarray, optional
         ``normalize_image(native, polarity='bright')`` when the caller already has it.
+    shadowed : bool
+        The image is a metal-shadowed replica on a textured background (``her2net.detect.api``
+        decides: :func:`her2net.detect.shadowing.shadowing_index` >= ``SHADOWED_INDEX`` and a
+        white-noise index >= ``REPLICA_WHITE_INDEX``): with 'auto' its labels are dark (method
+        'shadowing'); the network's evidence is still measured and kept.
 
     Returns
     -------
@@ -192,6 +210,13 @@ def decide_polarity(native: np.ndarray, *, polarity: str = "auto", runner=None,
     check_polarity(polarity)
     if polarity != "auto":
         return PolarityDecision(polarity, "given")
+    if shadowed:
+        network = decide_polarity(native, runner=runner, threshold=threshold,
+                                  min_distance_px=min_distance_px,
+                                  normalized_bright=normalized_bright)
+        return PolarityDecision("dark", "shadowing", network.network_bright,
+                                network.network_dark, network.network_bright,
+                                network.network_dark)
     if runner is not None:
         from her2net.model.preprocess import normalize_image
 
@@ -220,7 +245,8 @@ def run_polarity(decisions) -> PolarityDecision | None:
     """The polarity a run of images shares, for the images whose own evidence is not clear.
 
     The network's evidence (``network_bright``, ``network_dark``) is summed over every image of
-    the run decided with ``polarity='auto'``; the run has a polarity when that sum holds about
+    the run decided with ``polarity='auto'`` (but the shadowed replicas, method 'shadowing'); the
+    run has a polarity when that sum holds about
     15 confident peaks or more, is 1.5x larger on one side, and no image that decided clearly
     on its own (:attr:`PolarityDecision.confident`) says otherwise. A run that mixes clear
     bright and clear dark images (ADF STEM and bright-field TEM in one folder) has none.
@@ -238,8 +264,10 @@ def run_polarity(decisions) -> PolarityDecision | None:
     """
     auto = [d for d in decisions if d.method != "given"]
     clear = {d.polarity for d in auto if d.confident}
-    bright = float(np.nansum([d.network_bright for d in auto])) if auto else 0.0
-    dark = float(np.nansum([d.network_dark for d in auto])) if auto else 0.0
+    # The network's evidence on shadowed replicas is what the shadowing rule overrules.
+    pooled = [d for d in auto if d.method != "shadowing"]
+    bright = float(np.nansum([d.network_bright for d in pooled])) if pooled else 0.0
+    dark = float(np.nansum([d.network_dark for d in pooled])) if pooled else 0.0
     if len(clear) > 1 or max(bright, dark) < _FIRST_LOOK_EVIDENCE:
         return None
     if max(bright, dark) < _CLEAR_RATIO * min(bright, dark):

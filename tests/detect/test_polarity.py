@@ -45,3 +45,22 @@ def test_decisions_without_a_network_carry_no_network_evidence():
     assert run_polarity([decision] * 5) is None
     described = PolarityDecision("dark", "run", 1.0, 20.0, 0.5, 0.4).describe()
     assert "by the run" in described and "bright 0.5 vs dark 0.4" in described
+
+
+def test_a_shadowed_replica_is_dark_whatever_the_network_says_and_stays_out_of_the_pool():
+    import numpy as np
+
+    from her2net.detect.polarity import decide_polarity
+
+    image = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    shadowed = decide_polarity(image, shadowed=True)
+    assert (shadowed.polarity, shadowed.method) == ("dark", "shadowing") and shadowed.confident
+    assert decide_polarity(image, polarity="bright", shadowed=True).polarity == "bright"  # given
+    assert "reversed print" in PolarityDecision("dark", "shadowing", 30.0, 1.0, 30.0,
+                                                1.0).describe()
+    # Replicas whose bright Pt shadows gave the network 'bright' evidence: that evidence is not
+    # pooled, and a shadowed replica is a clear 'dark' vote against a 'bright' run.
+    fooled = PolarityDecision("dark", "shadowing", 30.0, 1.0, 30.0, 1.0)
+    assert run_polarity([fooled] * 3) is None
+    assert run_polarity([fooled, _weak("dark", 0.5, 4.0), _weak("dark", 0.5, 8.0)]).polarity == "dark"
+    assert run_polarity([fooled, _weak("bright", 9.0, 0.5), _weak("bright", 8.0, 0.5)]) is None

@@ -71,3 +71,31 @@ def test_a_named_checkpoint_is_never_rerouted():
     replica, _ = _replicas(n_images=1)[0]
     _, info = detect_image(replica, pixel_size_nm=PIXEL_SIZE_NM, model="default", device="cpu")
     assert info["checkpoint"] == "her2net-v1.pt" and info["checkpoint_choice"] == "as given"
+
+
+def test_sparse_gold_on_a_strongly_shadowed_replica_is_found_dark_side_up():
+    # Pt shadows twice the particle caps' contrast and 30 gold per um^2: un-inverted, the bright
+    # shadows outnumber the gold, and the network alone calls every one of these images 'bright'
+    # (it would then report hundreds of shadows). The shadowing rule keeps them dark.
+    from her2net.detect.inference import get_runner
+    from her2net.detect.polarity import decide_polarity
+
+    default = load_model("default")
+    runner = get_runner(default.net, device="cpu", precision="float32")
+    tp = n_found = n_truth = 0
+    for seed in range(6):
+        image, truth, _ = simulate_tile(np.random.default_rng([seed, 21]), 768, 1.0,
+                                        polarity="dark", specimen="replica", label="gold",
+                                        gold_diameters_nm=(6.0, 12.0), matched_snr=30.0,
+                                        density_per_um2=30.0, shadow_contrast=2.0)
+        alone = decide_polarity(image, runner=runner, threshold=default.threshold)
+        assert alone.polarity == "bright" and alone.score_bright > 5 * alone.score_dark
+        found = detect(image, pixel_size_nm=1.0, polarity="auto", device="cpu",
+                       precision="float32")
+        info = found.attrs["her2net"]
+        assert (info["polarity"], info["polarity_method"]) == ("dark", "shadowing"), info
+        assert info["shadowing_index"] >= 6 and info["checkpoint"] == "her2net-v1-replicas.pt"
+        pairs, _ = match_points(found[["x_px", "y_px"]].to_numpy(), truth, tolerance=4.0)
+        tp, n_found, n_truth = tp + len(pairs), n_found + len(found), n_truth + len(truth)
+    assert n_truth > 100
+    assert tp / n_found >= 0.9 and tp / n_truth >= 0.55, (tp, n_found, n_truth)

@@ -1,0 +1,104 @@
+"""Is an image a metal-shadowed replica? A directional asymmetry no other kind of image has.
+
+Platinum evaporated from one side coats the slopes of every membrane particle that face the
+source and leaves a shadow behind it: each particle becomes a dark-bright pair, and on a replica
+all of these pairs point the same way. An asymmetric pair is what a third moment sees and a
+second moment (an autocorrelation, a power spectrum) cannot: with ``b`` the band-passed image,
+``mean(b(x)^2 (b(x + d) - b(x - d)))`` is zero for anything that looks the same turned by 180
+degrees (round labels, noise, membranes seen edge-on, edges running every way) and builds up over
+the particles of a replica along the shadow's direction ``d``. It is measured in blocks of the
+image, and :func:`shadowing_index` is the largest t-statistic of the blocks' values over
+directions and lags: pairs that happen to lean one way in one block do not repeat in the others.
+
+``her2net.detect.api`` uses it to send the polarity question of a shadowed image to the replica
+specialist (``docs/detect.md``, step 2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["shadowing_index", "SHADOWED_INDEX"]
+
+#: Images at or above this index are treated as shadowed replicas: the simulated replicas of
+#: both renderers reach it, liquid STEM and sections do not (``python -m
+#: benchmarks.bench_polarity --shadowing`` prints the index per kind of image).
+SHADOWED_INDEX = 6.0
+
+_LAGS_NM = (3.0, 5.0, 8.0)
+_ANGLES_DEG = tuple(range(0, 180, 15))
+_BLOCK_NM = 96.0
+_MAX_BLOCKS = 36
+
+
+def _block_origins(shape, block_px: int):
+    """Top-left corners of non-overlapping blocks over the image, thinned to _MAX_BLOCKS."""
+    rows = range(0, shape[0] - block_px + 1, block_px)
+    cols = range(0, shape[1] - block_px + 1, block_px)
+    origins = [(r, c) for r in rows for c in cols]
+    if len(origins) > _MAX_BLOCKS:
+        pick = np.linspace(0, len(origins) - 1, _MAX_BLOCKS).round().astype(int)
+        origins = [origins[i] for i in pick]
+    return origins
+
+
+def shadowing_index(image: np.ndarray, pixel_size_nm: float) -> float:
+    """How strongly and consistently the image's small structures are shadowed from one side.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        The micrograph (raw values, any gain and offset, either polarity: the index does not
+        change when the image is inverted).
+    pixel_size_nm : float
+        Its pixel size.
+
+    Returns
+    -------
+    float
+        The largest ``|t|`` over 12 directions and lags of 3, 5 and 8 nm of the blocks' (96 nm
+        square, up to 36) antisymmetric third moments; 0 for an image of fewer than 4 blocks.
+        Replicas score well above :data:`SHADOWED_INDEX`, other images below it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.normal(size=(512, 512))
+    >>> bool(shadowing_index(noise, 1.0) < SHADOWED_INDEX)
+    True
+    >>> bumps = np.zeros((512, 512))
+    >>> bumps[rng.integers(8, 504, 800), rng.integers(8, 504, 800)] = 1.0
+    >>> shadowed = ndimage.gaussian_filter(bumps, 1.5) - ndimage.shift(
+    ...     ndimage.gaussian_filter(bumps, 2.5), (0, 4))  # a cap and its shadow, 4 px away
+    >>> bool(shadowing_index(shadowed + 0.002 * noise, 1.0) > SHADOWED_INDEX)
+    True
+    """
+    data = np.asarray(image, dtype=np.float32)
+    sigma_px = max(1.0 / pixel_size_nm, 0.7)
+    band = (ndimage.gaussian_filter(data, sigma_px)
+            - ndimage.gaussian_filter(data, 3.0 * sigma_px))
+    lags = [(r / pixel_size_nm, np.deg2rad(a)) for r in _LAGS_NM for a in _ANGLES_DEG]
+    margin = int(np.ceil(max(r for r, _ in lags))) + 1
+    block = int(round(_BLOCK_NM / pixel_size_nm))
+    inner = band[margin:-margin, margin:-margin] if min(band.shape) > 2 * margin else band[:0]
+    origins = _block_origins(inner.shape, block) if inner.size else []
+    if len(origins) < 4:
+        return 0.0
+    values = np.empty((len(origins), len(lags)))
+    for i, (r0, c0) in enumerate(origins):
+        window = band[r0:r0 + block + 2 * margin, c0:c0 + block + 2 * margin]
+        window = window - window.mean()
+        core = window[margin:-margin, margin:-margin]
+        squared = core * core
+        scale = float(np.mean(np.abs(core) ** 3)) or 1.0
+        for j, (r, angle) in enumerate(lags):
+            dy, dx = int(round(r * np.sin(angle))), int(round(r * np.cos(angle)))
+            ahead = window[margin + dy:margin + dy + block, margin + dx:margin + dx + block]
+            behind = window[margin - dy:margin - dy + block, margin - dx:margin - dx + block]
+            values[i, j] = float(np.mean(squared * (ahead - behind))) / scale
+    mean = values.mean(axis=0)
+    sd = values.std(axis=0, ddof=1)
+    t = np.abs(mean) / np.maximum(sd / np.sqrt(len(origins)), 1e-12)
+    return float(np.max(t))
