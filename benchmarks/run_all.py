@@ -36,6 +36,7 @@ BENCHMARKS = (
     ("bench_finetune_replicas.py", ["--overwrite"],
      ["--n-images", "4", "--n-val", "1", "--steps", "3", "--n-test", "1", "--overwrite",
       "--out", "/tmp/her2net-quick-finetune", "--results", "/tmp/her2net-quick-finetune.csv"]),
+    ("bench_replica_micrographs.py", [], ["--n-images", "1", "--size", "512"]),
     ("bench_polarity.py", [], ["--n-images", "1", "--size", "256"]),
     ("bench_noise_floor.py", [], ["--n-images", "1", "--null-images", "2"]),
     ("bench_refine.py", [], ["--n-images", "2"]),

@@ -62,8 +62,11 @@ REPLICA_GROUPS = ("drawn", "visible", "sparse")
 SPARSE_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
 SPARSE_BELOW_PER_UM2 = (30.0, 60.0, 100.0, 200.0)
 #: ... a peak scoring this much being almost always a label (membrane particles on simulated
-#: replicas: 99 % under 0.55).
+#: replicas: 99 % under 0.55) ...
 SPARSE_CONFIDENT_SCORE = 0.6
+#: ... and the peaks per um^2 between the two thresholds the rule needs to hold (the clutter it
+#: drops; 0: no such condition). Only 0 by default: her2net's replicas alone do not call for it.
+SPARSE_BAND_MIN_PER_UM2 = (0.0,)
 
 
 def ladder_scenes(n_scenes: int, *, seed: int = 7, standard_snr=(16.0, 48.0), fov_nm: float = 320.0):
@@ -121,8 +124,8 @@ def replica_scenes(n_scenes: int, *, seed: int = 7):
 def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, thresholds=THRESHOLDS,
                           relative_thresholds=RELATIVE_THRESHOLDS,
                           sparse_thresholds=SPARSE_THRESHOLDS, sparse_below=SPARSE_BELOW_PER_UM2,
-                          tolerance_nm: float = 4.0, noise_peak_rate: dict | None = None,
-                          keep_pair: bool = False) -> dict:
+                          sparse_band_min=SPARSE_BAND_MIN_PER_UM2, tolerance_nm: float = 4.0,
+                          noise_peak_rate: dict | None = None, keep_pair: bool = False) -> dict:
     """Choose the thresholds of ``model`` on simulated freeze-fracture replicas.
 
     Two stages on the scenes of :func:`replica_scenes`, detected once and replayed as
@@ -130,8 +133,9 @@ def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, threshold
     with the best mean F1 over the replicas with gold in numbers (``drawn`` and ``visible``),
     then, with that pair, the sparse rule (:func:`her2net.detect.postprocess.sparse_labels`: a
     higher threshold from ``sparse_thresholds`` where fewer than one of ``sparse_below`` peaks
-    per um^2 score :data:`SPARSE_CONFIDENT_SCORE` or more), or none, with the best mean F1 over
-    all three kinds. For a replica specialist, which ``detect`` sends only images of that kind
+    per um^2 score :data:`SPARSE_CONFIDENT_SCORE` or more and, for a non-zero one of
+    ``sparse_band_min``, at least that many per um^2 between the pair's threshold and the rule's),
+    or none, with the best mean F1 over all three kinds. For a replica specialist, which ``detect`` sends only images of that kind
     (:mod:`her2net.detect.routing`). ``keep_pair`` skips the first stage: the sparse rule is
     chosen for the checkpoint's own pair (``model.threshold``, ``model.relative_threshold``).
 
@@ -153,8 +157,10 @@ def calibrate_on_replicas(model, *, n_scenes: int = 60, seed: int = 7, threshold
                       noise_peak_rate=noise_peak_rate)
     t, r = dense["threshold"], dense["relative_threshold"]
     rules = [None] + [{"threshold": float(ts), "below_per_um2": float(d0),
-                       "confident_score": SPARSE_CONFIDENT_SCORE}
-                      for ts in sparse_thresholds if ts > t for d0 in sparse_below]
+                       "confident_score": SPARSE_CONFIDENT_SCORE,
+                       **({"band_min_per_um2": float(b)} if b > 0 else {})}
+                      for ts in sparse_thresholds if ts > t for d0 in sparse_below
+                      for b in sparse_band_min]
     sparse_table = _replay(found, [(t, r, rule) for rule in rules], groups=REPLICA_GROUPS,
                            tolerance_nm=tolerance_nm, noise_peak_rate=noise_peak_rate)
     k = max(range(len(rules)), key=lambda i: sparse_table[i]["mean_f1"])
@@ -309,6 +315,7 @@ def _replay(found: list, grid, *, groups, tolerance_nm: float, noise_peak_rate) 
         if sparse is not None:
             row["sparse_threshold"] = float(sparse["threshold"])
             row["sparse_below_per_um2"] = float(sparse["below_per_um2"])
+            row["sparse_band_min_per_um2"] = float(sparse.get("band_min_per_um2", 0.0))
         for g in groups:
             tp, n_det, n_truth = counts[g][k]
             row[column(g)] = float(2 * tp / max(n_det + n_truth, 1))
@@ -412,6 +419,11 @@ def main(argv=None) -> int:
                         help="with --replicas: the confident peaks per um^2 under which the "
                              "rule holds, to choose from (default "
                              f"{' '.join(f'{b:g}' for b in SPARSE_BELOW_PER_UM2)})")
+    parser.add_argument("--sparse-band-min", type=float, nargs="+", default=None, metavar="N",
+                        help="with --replicas: the peaks per um^2 between the two thresholds "
+                             "the rule also needs (the clutter it drops), to choose from "
+                             "(default 0: no such condition; the shipped specialist's is 10, "
+                             "docs/training.md)")
     own = parser.add_argument_group(
         "calibrating on annotated images instead of the simulated ladder (after fine-tuning: "
         "the threshold for the lab's own kind of images; hold these images out of training)")
@@ -435,9 +447,12 @@ def main(argv=None) -> int:
     if args.keep_threshold and not args.replicas:
         parser.error("--keep-threshold goes with --replicas")
     for name, values in (("--sparse-thresholds", args.sparse_thresholds),
-                         ("--sparse-below", args.sparse_below)):
+                         ("--sparse-below", args.sparse_below),
+                         ("--sparse-band-min", args.sparse_band_min)):
         if values and not args.replicas:
             parser.error(f"{name} goes with --replicas")
+    if args.sparse_band_min and not all(b >= 0 for b in args.sparse_band_min):
+        parser.error("--sparse-band-min: each must be a number of peaks per um^2, 0 or more")
     if args.sparse_thresholds and not all(0.0 < t < 1.0 for t in args.sparse_thresholds):
         parser.error("--sparse-thresholds: each must be a probability in (0, 1)")
     if args.sparse_below and not all(b > 0 for b in args.sparse_below):
@@ -486,10 +501,11 @@ def main(argv=None) -> int:
     elif args.replicas:
         sparse_thresholds = tuple(args.sparse_thresholds or SPARSE_THRESHOLDS)
         sparse_below = tuple(args.sparse_below or SPARSE_BELOW_PER_UM2)
+        sparse_band_min = tuple(args.sparse_band_min or SPARSE_BAND_MIN_PER_UM2)
         result = calibrate_on_replicas(model, n_scenes=args.scenes, seed=args.seed,
                                        noise_peak_rate=noise, keep_pair=args.keep_threshold,
                                        sparse_thresholds=sparse_thresholds,
-                                       sparse_below=sparse_below)
+                                       sparse_below=sparse_below, sparse_band_min=sparse_band_min)
         groups = "replicas " + ", ".join(REPLICA_GROUPS)
         command = (f"python -m train calibrate <checkpoint> --replicas --scenes {args.scenes}"
                    f" --seed {args.seed} --noise-images {args.noise_images}"
@@ -497,7 +513,9 @@ def main(argv=None) -> int:
                    + (" --sparse-thresholds " + " ".join(f"{t:g}" for t in sparse_thresholds)
                       if args.sparse_thresholds else "")
                    + (" --sparse-below " + " ".join(f"{b:g}" for b in sparse_below)
-                      if args.sparse_below else ""))
+                      if args.sparse_below else "")
+                   + (" --sparse-band-min " + " ".join(f"{b:g}" for b in sparse_band_min)
+                      if args.sparse_band_min else ""))
     else:
         result = calibrate_threshold(model, n_scenes=args.scenes, seed=args.seed,
                                      standard_snr=tuple(args.standard_snr), noise_peak_rate=noise)
@@ -531,7 +549,10 @@ def main(argv=None) -> int:
     if "sparse_table" in result:
         print("sparse rule: " + (f"threshold {rule['threshold']:.3f} where under "
                                  f"{rule['below_per_um2']:g} peaks per um^2 score "
-                                 f"{rule['confident_score']:g} or more" if rule else "none"), flush=True)
+                                 f"{rule['confident_score']:g} or more"
+                                 + (f" and {rule['band_min_per_um2']:g} per um^2 or more between "
+                                    "the two thresholds" if rule and rule.get("band_min_per_um2")
+                                    else "") if rule else "none"), flush=True)
     print(f"threshold {result['threshold']:.3f}, relative threshold "
           f"{result['relative_threshold']:.2f} (mean F1 {result['mean_f1']:.3f} over {groups}; "
           f"was {metadata['training_threshold']:.3f}) -> {out}")

@@ -25,8 +25,9 @@ best=$(ls runs/synthetic_stage3/logs/version_0/checkpoints/best-*.ckpt | head -n
 .venv/bin/python -m train export runs/synthetic_stage4_replicas/logs/version_0/checkpoints/last.ckpt \
     checkpoints/her2net-v1-replicas.pt
 .venv/bin/python -m train calibrate checkpoints/her2net-v1-replicas.pt --scenes 60
-# Its sparse-gold rule (2026-12-03; its threshold limited to 0.5 on 2026-12-04): the same threshold
-# pair, and a higher threshold where the gold is sparse among membrane particles, chosen on
+# Its sparse-gold rule (2026-12-03; its threshold limited to 0.5 and made to need clutter between
+# the thresholds, 10 per um^2, on 2026-12-04): the same threshold pair, and a higher threshold
+# where the gold is sparse among membrane particles that score like faint gold, chosen on
 # simulated replicas (docs/training.md, "Its sparse rule").
 .venv/bin/python -m train calibrate checkpoints/her2net-v1-replicas.pt --replicas --keep-threshold --scenes 60 \
-    --sparse-thresholds 0.5 --sparse-below 60
+    --sparse-thresholds 0.5 --sparse-below 60 --sparse-band-min 10

@@ -55,7 +55,8 @@ def add_detect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                             "without it); 0-based")
     group.add_argument("--polarity", choices=("auto", "bright", "dark"), default="auto",
                        help="labels brighter (ADF STEM) or darker (bright-field TEM) than the "
-                            "background; auto decides per image and says so (default auto)")
+                            "background; auto decides per image and says so, dark for a "
+                            "metal-shadowed replica (default auto)")
     group.add_argument("--threshold", default="auto", metavar="auto|P",
                        help="heatmap probability threshold; auto: the checkpoint's calibrated "
                             "one, raised per image where the labels score high, lowered where the "

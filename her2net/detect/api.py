@@ -222,9 +222,11 @@ def detect_image(image_or_array, *, pixel_size_nm: float | None = None, model=No
         logger.info("%s: threshold lowered to %.3f (background is white noise: index %.2f)", name,
                     image_thr, white_index)
     elif rule == "sparse":
+        band = model.sparse_threshold.get("band_min_per_um2")
         logger.info("%s: threshold %.3f: labels sparse among clutter (under %g per um^2 score "
-                    "%g or more)", name, image_thr, model.sparse_threshold["below_per_um2"],
-                    model.sparse_threshold["confident_score"])
+                    "%g or more%s)", name, image_thr, model.sparse_threshold["below_per_um2"],
+                    model.sparse_threshold["confident_score"],
+                    f", {band:g} per um^2 or more score {thr:g}-{image_thr:g}" if band else "")
     keep = passes_threshold(peaks[:, 2], edge_nm, image_threshold=image_thr, threshold=thr,
                             white_index=white_index)
     points, peaks = points[keep], peaks[keep]
@@ -318,7 +320,8 @@ def detect(image_or_array, *, pixel_size_nm: float | None = None, model=None,
         (:mod:`her2net.detect.routing`). 'default', 'replicas' or a path: that checkpoint alone.
     polarity : {'auto', 'bright', 'dark'}
         Labels brighter (ADF STEM) or darker (bright-field TEM) than the background; 'auto'
-        decides from the image.
+        decides from the image: the network's evidence, or dark for a metal-shadowed replica
+        (:mod:`her2net.detect.shadowing`; give 'bright' for a reversed print).
     threshold : 'auto' or float
         Heatmap probability threshold. 'auto' uses the checkpoint's calibrated one, raised in
         images whose labels score high (a peak must reach the checkpoint's

@@ -131,12 +131,15 @@ def relative_level(scores, *, threshold: float, relative_threshold: float,
     return float(relative_threshold * np.percentile(confident, quantile))
 
 
-def sparse_labels(scores, *, area_um2: float, sparse_threshold: dict | None) -> bool:
+def sparse_labels(scores, *, area_um2: float, sparse_threshold: dict | None,
+                  threshold: float | None = None) -> bool:
     """Whether an image's labels are sparse among its clutter, by ``sparse_threshold``'s rule.
 
     True where fewer than ``sparse_threshold['below_per_um2']`` peaks per um^2 score at least
-    ``sparse_threshold['confident_score']`` (almost only labels score that high); False without
-    a rule or an area.
+    ``sparse_threshold['confident_score']`` (almost only labels score that high) and, where the
+    rule has a ``band_min_per_um2``, at least that many peaks per um^2 score between the base
+    ``threshold`` and the rule's own: the clutter the higher threshold is there to drop (without
+    it, raising the threshold only loses the faintest labels). False without a rule or an area.
 
     Examples
     --------
@@ -145,12 +148,23 @@ def sparse_labels(scores, *, area_um2: float, sparse_threshold: dict | None) -> 
     True
     >>> sparse_labels([0.9, 0.8, 0.4, 0.35], area_um2=0.01, sparse_threshold=rule)
     False
+    >>> banded = dict(rule, band_min_per_um2=5.0)
+    >>> sparse_labels([0.9, 0.8, 0.4, 0.35], area_um2=1.0, sparse_threshold=banded, threshold=0.3)
+    False
+    >>> sparse_labels([0.9] + [0.4] * 6, area_um2=1.0, sparse_threshold=banded, threshold=0.3)
+    True
     """
     if not sparse_threshold or not np.isfinite(area_um2) or area_um2 <= 0:
         return False
     scores = np.asarray(scores, dtype=np.float32).ravel()
     confident = np.count_nonzero(scores >= float(sparse_threshold["confident_score"]))
-    return bool(confident / area_um2 < float(sparse_threshold["below_per_um2"]))
+    if confident / area_um2 >= float(sparse_threshold["below_per_um2"]):
+        return False
+    band_min = float(sparse_threshold.get("band_min_per_um2", 0.0))
+    if band_min > 0 and threshold is not None:
+        band = np.count_nonzero((scores >= threshold) & (scores < float(sparse_threshold["threshold"])))
+        return bool(band / area_um2 >= band_min)
+    return True
 
 
 def auto_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
@@ -184,7 +198,8 @@ def auto_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
     noise_peak_rate : dict, optional
         ``thresholds`` and ``rate_per_um2`` of the checkpoint.
     sparse_threshold : dict, optional
-        ``threshold``, ``below_per_um2`` and ``confident_score`` of the checkpoint.
+        ``threshold``, ``below_per_um2``, ``confident_score`` and optionally
+        ``band_min_per_um2`` of the checkpoint (:func:`sparse_labels`).
 
     Returns
     -------
@@ -193,7 +208,8 @@ def auto_threshold(scores, *, threshold: float, relative_threshold: float = 0.0,
     """
     from her2net.detect.noise_floor import WHITE_NOISE_MAX_INDEX, noise_limited_threshold
 
-    sparse = sparse_labels(scores, area_um2=area_um2, sparse_threshold=sparse_threshold)
+    sparse = sparse_labels(scores, area_um2=area_um2, sparse_threshold=sparse_threshold,
+                           threshold=threshold)
     if sparse:
         threshold = max(float(threshold), float(sparse_threshold["threshold"]))
     raised = image_threshold(scores, threshold=threshold, relative_threshold=relative_threshold)

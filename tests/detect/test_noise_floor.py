@@ -159,6 +159,24 @@ def test_sparse_labels_among_clutter_get_the_sparse_threshold():
         == (pytest.approx(0.594), "raised")
 
 
+def test_a_sparse_rule_with_a_band_needs_clutter_between_the_thresholds():
+    from her2net.detect.postprocess import auto_threshold
+
+    rule = {"threshold": 0.5, "below_per_um2": 100.0, "confident_score": 0.6,
+            "band_min_per_um2": 10.0}
+    options = dict(threshold=0.325, relative_threshold=0.0, white_index=5.0, area_um2=2.0)
+    rng = np.random.default_rng(1)
+    # Sparse gold, 12 nm scoring 0.7-0.9 and 6 nm 0.33-0.5, among particles that score under
+    # 0.3 (a second renderer's replica): nothing for the higher threshold to drop but 6-nm gold.
+    quiet = np.concatenate([rng.uniform(0.7, 0.9, 30), rng.uniform(0.33, 0.5, 12),
+                            rng.uniform(0.1, 0.3, 500)])
+    assert auto_threshold(quiet, **options) == (0.325, "calibrated")
+    assert auto_threshold(quiet, sparse_threshold=rule, **options) == (0.325, "calibrated")
+    # The same gold among 60 particles per um^2 scoring like 6-nm gold: the rule holds.
+    cluttered = np.concatenate([quiet, rng.uniform(0.33, 0.5, 120)])
+    assert auto_threshold(cluttered, sparse_threshold=rule, **options) == (0.5, "sparse")
+
+
 def test_labels_cut_by_the_edge_are_not_held_to_a_raised_threshold(rng, shipped_model):
     from her2net.detect.postprocess import EDGE_MAX_WHITE_INDEX
 

@@ -60,6 +60,13 @@ def test_replica_sweep_weighs_dense_and_sparse_gold():
     rule = result["sparse_threshold"]
     assert rule is None or (rule["threshold"], rule["below_per_um2"]) == (
         pick["sparse_threshold"], pick["sparse_below_per_um2"])
+    # A band condition adds rules to choose from, each needing clutter between the thresholds.
+    banded = calibrate_on_replicas(model, n_scenes=3, seed=3, thresholds=(0.3,),
+                                   relative_thresholds=(0.5,), sparse_thresholds=(0.5,),
+                                   sparse_below=(100.0,), sparse_band_min=(0.0, 1e6))
+    assert [row.get("sparse_band_min_per_um2") for row in banded["sparse_table"]] == [None, 0.0, 1e6]
+    # Needing a million peaks per um^2 in the band, the rule never holds: F1 as without one.
+    assert banded["sparse_table"][2]["mean_f1"] == banded["sparse_table"][0]["mean_f1"]
     # Among thousands of membrane particles per um^2, sparse gold wants the higher threshold:
     # with the rule its F1 is higher than without, and the images with gold in numbers keep
     # theirs (their confident labels are many).
@@ -86,6 +93,8 @@ def test_keep_threshold_goes_with_replicas(shipped_model, capsys):
     (["--replicas", "--sparse-thresholds", "1.5"], "each must be a probability in (0, 1)"),
     (["--sparse-below", "60"], "--sparse-below goes with --replicas"),
     (["--replicas", "--sparse-below", "0"], "each must be a positive number of peaks"),
+    (["--sparse-band-min", "10"], "--sparse-band-min goes with --replicas"),
+    (["--replicas", "--sparse-band-min", "-1"], "0 or more"),
 ])
 def test_sparse_thresholds_are_checked_before_any_work(shipped_model, capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
@@ -98,7 +107,7 @@ def test_shipped_replica_checkpoint_has_its_sparse_rule():
     model = load_model("replicas")
     assert (model.threshold, model.relative_threshold) == (0.325, 0.45)
     assert model.sparse_threshold == {"threshold": 0.5, "below_per_um2": 60.0,
-                                      "confident_score": 0.6}
+                                      "confident_score": 0.6, "band_min_per_um2": 10.0}
     assert load_model(None).sparse_threshold is None  # the default checkpoint has none
 
 
