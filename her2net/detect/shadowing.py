@@ -77,18 +77,24 @@ def shadowing_index(image: np.ndarray, pixel_size_nm: float) -> float:
     """
     data = np.asarray(image, dtype=np.float32)
     sigma_px = max(1.0 / pixel_size_nm, 0.7)
-    band = (ndimage.gaussian_filter(data, sigma_px)
-            - ndimage.gaussian_filter(data, 3.0 * sigma_px))
     lags = [(r / pixel_size_nm, np.deg2rad(a)) for r in _LAGS_NM for a in _ANGLES_DEG]
     margin = int(np.ceil(max(r for r, _ in lags))) + 1
     block = int(round(_BLOCK_NM / pixel_size_nm))
-    inner = band[margin:-margin, margin:-margin] if min(band.shape) > 2 * margin else band[:0]
-    origins = _block_origins(inner.shape, block) if inner.size else []
+    inner_shape = (data.shape[0] - 2 * margin, data.shape[1] - 2 * margin)
+    origins = _block_origins(inner_shape, block) if min(inner_shape) >= block else []
     if len(origins) < 4:
         return 0.0
+    # Each block is band-passed on its own with room for the wider Gaussian (4 sd, as
+    # ndimage truncates it): as the whole image band-passed, at a cost bounded by _MAX_BLOCKS.
+    reach = int(np.ceil(4 * 3.0 * sigma_px))
+    size = block + 2 * margin
     values = np.empty((len(origins), len(lags)))
     for i, (r0, c0) in enumerate(origins):
-        window = band[r0:r0 + block + 2 * margin, c0:c0 + block + 2 * margin]
+        top, left = max(r0 - reach, 0), max(c0 - reach, 0)
+        patch = data[top:r0 + size + reach, left:c0 + size + reach]
+        band = (ndimage.gaussian_filter(patch, sigma_px)
+                - ndimage.gaussian_filter(patch, 3.0 * sigma_px))
+        window = band[r0 - top:r0 - top + size, c0 - left:c0 - left + size]
         window = window - window.mean()
         core = window[margin:-margin, margin:-margin]
         squared = core * core
