@@ -245,10 +245,10 @@ def run_polarity(decisions) -> PolarityDecision | None:
     """The polarity a run of images shares, for the images whose own evidence is not clear.
 
     The network's evidence (``network_bright``, ``network_dark``) is summed over every image of
-    the run decided with ``polarity='auto'`` (but the shadowed replicas, method 'shadowing'); the
-    run has a polarity when that sum holds about
-    15 confident peaks or more, is 1.5x larger on one side, and no image that decided clearly
-    on its own (:attr:`PolarityDecision.confident`) says otherwise. A run that mixes clear
+    the run decided with ``polarity='auto'``, the shadowed replicas' (method 'shadowing') left
+    out; the run has a polarity when that sum holds about 15 confident peaks or more, is 1.5x
+    larger on one side, and no image that decided clearly on its own
+    (:attr:`PolarityDecision.confident`) says otherwise. A run that mixes clear
     bright and clear dark images (ADF STEM and bright-field TEM in one folder) has none.
 
     Parameters

@@ -139,7 +139,8 @@ def sparse_labels(scores, *, area_um2: float, sparse_threshold: dict | None,
     ``sparse_threshold['confident_score']`` (almost only labels score that high) and, where the
     rule has a ``band_min_per_um2``, at least that many peaks per um^2 score between the base
     ``threshold`` and the rule's own: the clutter the higher threshold is there to drop (without
-    it, raising the threshold only loses the faintest labels). False without a rule or an area.
+    it, raising the threshold only loses the faintest labels; the condition needs ``threshold``).
+    False without a rule or an area.
 
     Examples
     --------
