@@ -9,6 +9,9 @@ degrees (round labels, noise, membranes seen edge-on, edges running every way) a
 the particles of a replica along the shadow's direction ``d``. It is measured in blocks of the
 image, and :func:`shadowing_index` is the largest t-statistic of the blocks' values over
 directions and lags: pairs that happen to lean one way in one block do not repeat in the others.
+Only directions along which the structures pair with their opposite (a negative second moment at
+the lag) count: a streak that trails each label in a scanned image (detector lag) is asymmetric
+as well, but of the label's own sign.
 
 ``her2net.detect.api`` uses it to send the polarity question of a shadowed image to the replica
 specialist (``docs/detect.md``, step 2).
@@ -58,7 +61,8 @@ def shadowing_index(image: np.ndarray, pixel_size_nm: float) -> float:
     -------
     float
         The largest ``|t|`` over 12 directions and lags of 3, 5 and 8 nm of the blocks' (96 nm
-        square, up to 36) antisymmetric third moments; 0 for an image of fewer than 4 blocks.
+        square, up to 36) antisymmetric third moments, over the directions and lags where the
+        structures pair with their opposite; 0 for an image of fewer than 4 blocks.
         Replicas score well above :data:`SHADOWED_INDEX`, other images below it.
 
     Examples
@@ -89,6 +93,7 @@ def shadowing_index(image: np.ndarray, pixel_size_nm: float) -> float:
     reach = int(np.ceil(4 * 3.0 * sigma_px))
     size = block + 2 * margin
     values = np.empty((len(origins), len(lags)))
+    pairing = np.empty_like(values)  # second moment at the lag: < 0 for pairs of opposite sign
     for i, (r0, c0) in enumerate(origins):
         top, left = max(r0 - reach, 0), max(c0 - reach, 0)
         patch = data[top:r0 + size + reach, left:c0 + size + reach]
@@ -99,12 +104,17 @@ def shadowing_index(image: np.ndarray, pixel_size_nm: float) -> float:
         core = window[margin:-margin, margin:-margin]
         squared = core * core
         scale = float(np.mean(np.abs(core) ** 3)) or 1.0
+        power = float(np.mean(squared)) or 1.0
         for j, (r, angle) in enumerate(lags):
             dy, dx = int(round(r * np.sin(angle))), int(round(r * np.cos(angle)))
             ahead = window[margin + dy:margin + dy + block, margin + dx:margin + dx + block]
             behind = window[margin - dy:margin - dy + block, margin - dx:margin - dx + block]
             values[i, j] = float(np.mean(squared * (ahead - behind))) / scale
+            pairing[i, j] = float(np.mean(core * ahead)) / power
     mean = values.mean(axis=0)
     sd = values.std(axis=0, ddof=1)
     t = np.abs(mean) / np.maximum(sd / np.sqrt(len(origins)), 1e-12)
+    # A cap and its shadow are of opposite sign; a streak trailing a label (detector lag in a
+    # scanned image) is asymmetric too, but of the label's own sign: such directions do not count.
+    t[pairing.mean(axis=0) >= 0] = 0.0
     return float(np.max(t))
