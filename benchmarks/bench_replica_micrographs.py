@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -42,8 +43,6 @@ RUNS = {"defaults": [], "--polarity dark": ["--polarity", "dark"]}
 
 def write_micrographs(folder: Path, n_images: int, size_px: int, gold_per_um2: float) -> None:
     """Render the micrographs into ``folder``: TIFFs, ``cells.csv`` and ``truth.csv``."""
-    import logging
-
     import tifffile
 
     from benchmarks.independent_replica import replica_image
@@ -140,7 +139,9 @@ def detect_and_score(folder: Path, name: str, extra: list) -> tuple[list, list]:
     command = [sys.executable, "-m", "her2net", "detect", "--manifest", str(folder / "cells.csv"),
                "--out", str(out), "--overwrite", *extra]
     with Timer() as t:
-        subprocess.run(command, check=True, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"her2net detect ({name}) failed: {done.stderr.strip()}")
     rows = _score(pd.read_csv(out), pd.read_csv(folder / "truth.csv"), name, t.seconds)
     sidecar = json.loads(out.with_suffix(".json").read_text())
     decisions = [{"run": name, "image": info["image"], "pixel_size_nm": info["pixel_size_nm"],

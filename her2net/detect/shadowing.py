@@ -63,7 +63,10 @@ def shadowing_index(image: np.ndarray, pixel_size_nm: float) -> float:
         The largest ``|t|`` over 12 directions and lags of 3, 5 and 8 nm of the blocks' (96 nm
         square, up to 36) antisymmetric third moments, over the directions and lags where the
         structures pair with their opposite; 0 for an image of fewer than 4 blocks.
-        Replicas score well above :data:`SHADOWED_INDEX`, other images below it.
+        Physically shadowed replicas mostly score above :data:`SHADOWED_INDEX` (the second
+        renderer's: medians 10-13, a few with dense gold under it), liquid STEM and sections
+        below it; of her2net's own simulated replicas, whose caps and shadows are drawn apart,
+        about half reach it.
 
     Examples
     --------
