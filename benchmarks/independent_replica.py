@@ -191,7 +191,12 @@ def replica_image(seed, *, size_px: int = 320, pixel_size_nm: float = 1.2, **opt
         lit &= ahead <= height + d_nm * rise
     granular = 1 + p["grain"] * _smooth_field(rng, shape, rng.uniform(0.5, 1.2) / cell_nm)
     pt = p["pt_nm"] * facing * lit * np.clip(granular, 0, None)
-    carbon = rng.uniform(15, 30) * (1 + 0.1 * _smooth_field(rng, shape, 200 / cell_nm))
+    # Centred: at a 200-nm correlation length a small field's random field is mostly its mean,
+    # and scaled to unit sd that mean sent the carbon to +-1e6 nm (overflowing exp). A constant
+    # carbon offset cancels against `flat` below, so the counts are as they were.
+    carbon_nm = rng.uniform(15, 30)
+    thickness = _smooth_field(rng, shape, 200 / cell_nm)
+    carbon = carbon_nm * (1 + 0.1 * (thickness - thickness.mean()))
 
     # Gold: unshadowed spheres, 6 and/or 12 nm.
     rng = rng_gold
